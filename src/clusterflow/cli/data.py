@@ -1,0 +1,5 @@
+"""clusterflow data commands."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""clusterflow engine commands."""
+
+import click
+
+COMMANDS: list[click.Command] = []

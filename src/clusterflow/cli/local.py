@@ -1,0 +1,5 @@
+"""clusterflow local commands."""
+
+import click
+
+COMMANDS: list[click.Command] = []
