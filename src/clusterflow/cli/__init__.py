@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "clusterflow.cli.engine",  # train, endpoint invoke
     "clusterflow.cli.data",  # data mnist-sample, data idx
     "clusterflow.cli.local",  # local up, local run, cluster, cleanup
+    "clusterflow.cli.aws",  # commands for a deployed stack
 )
 
 
