@@ -1,0 +1,278 @@
+"""The report a `clusterflow local run` leaves in its output directory.
+
+`metrics.json` (the run's figures), `clusters.png` (the seed notebook's `displayClusters`: test
+digits grouped by the cluster they were assigned), and `report.html`, which embeds everything
+(no external CSS, JS or images) so it opens with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METRICS_FILE = "metrics.json"
+CLUSTERS_PNG = "clusters.png"
+REPORT_HTML = "report.html"
+DIGITS_PER_CLUSTER = 12
+
+
+@dataclass
+class StateTiming:
+    """One state of the execution: its name, the seconds from entering it to leaving it, how it ended."""
+
+    name: str
+    seconds: float
+    status: str = "succeeded"
+
+
+@dataclass
+class RunMetrics:
+    """Everything `metrics.json` holds. Scores stay None when the run did not get that far."""
+
+    execution_status: str
+    run_id: str | None
+    n_train: int = 0
+    n_test: int = 0
+    nmi: float | None = None
+    ari: float | None = None
+    purity: float | None = None
+    train_msd: float | None = None
+    test_msd: float | None = None
+    states: list[StateTiming] = field(default_factory=list)
+    training_jobs_started: int = 0
+    leaked_resources: list[str] = field(default_factory=list)
+    error: str | None = None
+    k: int | None = None
+    num_components: int | None = None
+    wall_seconds: float | None = None
+    clustered_set: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if data["error"] is None:
+            del data["error"]
+        return data
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    nmi: float
+    ari: float
+    purity: float
+
+
+def clustering_scores(
+    labels: Sequence[int] | np.ndarray, clusters: Sequence[int] | np.ndarray
+) -> ClusterScores:
+    """NMI (arithmetic mean normalisation, scikit-learn's default), ARI and purity of clusters vs labels."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    y = np.asarray(labels, dtype=np.int64)
+    c = np.asarray(clusters, dtype=np.int64)
+    if y.shape != c.shape or y.size == 0:
+        raise ValueError(f"need as many labels as clusters (and at least one): {y.shape} vs {c.shape}")
+    table = confusion_matrix(y, c)
+    purity = float(table.max(axis=1).sum() / y.size)
+    return ClusterScores(
+        nmi=float(normalized_mutual_info_score(y, c)),
+        ari=float(adjusted_rand_score(y, c)),
+        purity=purity,
+    )
+
+
+def confusion_matrix(labels: np.ndarray, clusters: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Counts with one row per cluster (0..k-1) and one column per label (0..max label)."""
+    y = np.asarray(labels, dtype=np.int64)
+    c = np.asarray(clusters, dtype=np.int64)
+    n_clusters = max(k or 0, int(c.max()) + 1 if c.size else 0)
+    n_labels = int(y.max()) + 1 if y.size else 0
+    table = np.zeros((n_clusters, n_labels), dtype=np.int64)
+    np.add.at(table, (c, y), 1)
+    return table
+
+
+def write_cluster_grid(
+    images: np.ndarray,
+    clusters: np.ndarray,
+    path: Path,
+    k: int | None = None,
+    per_cluster: int = DIGITS_PER_CLUSTER,
+) -> Path:
+    """The seed's displayClusters as one figure: a row per cluster, its first digits side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pixels = np.asarray(images, dtype=np.float32)
+    side = int(round(math.sqrt(pixels.shape[1])))
+    if side * side != pixels.shape[1]:
+        raise ValueError(f"images have {pixels.shape[1]} features, not a square number of pixels")
+    assigned = np.asarray(clusters, dtype=np.int64)
+    n_clusters = max(k or 0, int(assigned.max()) + 1 if assigned.size else 1)
+    fig, axes = plt.subplots(
+        n_clusters, per_cluster + 1, figsize=(0.9 * (per_cluster + 1), 0.95 * n_clusters), squeeze=False
+    )
+    for cluster in range(n_clusters):
+        members = np.flatnonzero(assigned == cluster)
+        label_axis = axes[cluster][0]
+        label_axis.axis("off")
+        label_axis.text(
+            0.5, 0.5, f"cluster {cluster}\n({members.size})", ha="center", va="center", fontsize=8
+        )
+        for slot in range(per_cluster):
+            axis = axes[cluster][slot + 1]
+            axis.axis("off")
+            if slot < members.size:
+                axis.imshow(pixels[members[slot]].reshape(side, side), cmap="gray_r", interpolation="nearest")
+    fig.suptitle("Test digits by assigned cluster", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_metrics(metrics: RunMetrics, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / METRICS_FILE
+    path.write_text(json.dumps(metrics.to_dict(), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) if value else "none"
+    return "" if value is None else str(value)
+
+
+_SUMMARY_FIELDS = (
+    "execution_status",
+    "run_id",
+    "n_train",
+    "n_test",
+    "clustered_set",
+    "k",
+    "num_components",
+    "nmi",
+    "ari",
+    "purity",
+    "train_msd",
+    "test_msd",
+    "training_jobs_started",
+    "leaked_resources",
+    "wall_seconds",
+    "error",
+)
+
+_CSS = """
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 70em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #bbb; padding: 0.2em 0.6em; text-align: right; }
+th { background: #eee; }
+td.name, th.name { text-align: left; }
+.failed { color: #b00; font-weight: bold; }
+.ok { color: #070; font-weight: bold; }
+.bar { background: #4a7bd0; height: 0.8em; display: inline-block; }
+"""
+
+
+def _summary_table(metrics: RunMetrics) -> str:
+    data = metrics.to_dict()
+    rows = []
+    for name in _SUMMARY_FIELDS:
+        if name not in data:
+            continue
+        value = html.escape(_format(data[name]))
+        if name == "execution_status":
+            css = "ok" if data[name] == "SUCCEEDED" else "failed"
+            value = f'<span class="{css}">{value}</span>'
+        rows.append(f'<tr><th class="name">{name}</th><td class="name">{value}</td></tr>')
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _timeline_table(states: list[StateTiming]) -> str:
+    longest = max((state.seconds for state in states), default=0.0) or 1.0
+    rows = []
+    for state in states:
+        width = max(1, int(300 * state.seconds / longest))
+        rows.append(
+            f'<tr><td class="name">{html.escape(state.name)}</td><td>{state.seconds:.2f}</td>'
+            f'<td class="name">{html.escape(state.status)}</td>'
+            f'<td class="name"><span class="bar" style="width:{width}px"></span></td></tr>'
+        )
+    header = '<tr><th class="name">state</th><th>seconds</th><th class="name">status</th><th></th></tr>'
+    return "<table>" + header + "".join(rows) + "</table>"
+
+
+def _confusion_table(table: np.ndarray) -> str:
+    header = '<tr><th class="name">cluster \\ label</th>' + "".join(
+        f"<th>{j}</th>" for j in range(table.shape[1])
+    )
+    header += "<th>size</th></tr>"
+    rows = []
+    for cluster, counts in enumerate(table):
+        top = int(counts.argmax()) if counts.sum() else -1
+        cells = "".join(
+            f"<td><b>{count}</b></td>" if j == top and count else f"<td>{count}</td>"
+            for j, count in enumerate(counts)
+        )
+        rows.append(f'<tr><th class="name">{cluster}</th>{cells}<td>{int(counts.sum())}</td></tr>')
+    return "<table>" + header + "".join(rows) + "</table>"
+
+
+def render_html(metrics: RunMetrics, grid_png: bytes | None, confusion: np.ndarray | None) -> str:
+    """A self-contained page: metrics, per-state timeline, cluster grid (base64 PNG), confusion table."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>clusterflow run report</title>',
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>clusterflow run {html.escape(metrics.run_id or '(no run)')}</h1>",
+        "<h2>Metrics</h2>",
+        _summary_table(metrics),
+        "<h2>States</h2>",
+        _timeline_table(metrics.states),
+    ]
+    if grid_png is not None:
+        encoded = base64.b64encode(grid_png).decode("ascii")
+        parts += [
+            "<h2>Clusters</h2>",
+            f'<img alt="test digits by cluster" src="data:image/png;base64,{encoded}">',
+        ]
+    if confusion is not None:
+        parts += ["<h2>Clusters against labels</h2>", _confusion_table(confusion)]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    out_dir: Path,
+    metrics: RunMetrics,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
+) -> dict[str, Path]:
+    """Writes metrics.json and report.html, and clusters.png when images and their clusters are given."""
+    written = {"metrics": write_metrics(metrics, out_dir)}
+    grid_png: bytes | None = None
+    confusion: np.ndarray | None = None
+    if images is not None and clusters is not None and len(clusters):
+        png_path = write_cluster_grid(images, clusters, out_dir / CLUSTERS_PNG, k=metrics.k)
+        written["clusters"] = png_path
+        grid_png = png_path.read_bytes()
+        if labels is not None:
+            confusion = confusion_matrix(np.asarray(labels), np.asarray(clusters), metrics.k)
+    html_path = out_dir / REPORT_HTML
+    html_path.write_text(render_html(metrics, grid_png, confusion))
+    written["html"] = html_path
+    return written
