@@ -181,10 +181,14 @@ _KMEANS_RULES: dict[str, tuple[bool, Callable[[str, str], Any]]] = {
 }
 
 
-def _parse(raw: Mapping[str, str], rules: Mapping[str, tuple[bool, Callable[[str, str], Any]]]) -> dict[str, Any]:
+Rules = Mapping[str, tuple[bool, Callable[[str, str], Any]]]
+
+
+def _parse(raw: Mapping[str, str], rules: Rules) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(rules) - _IGNORED_NAMES)
     if unknown:
-        raise HyperparameterError(unknown[0], f"is not a hyperparameter of this algorithm (allowed: {', '.join(rules)})")
+        allowed = ", ".join(rules)
+        raise HyperparameterError(unknown[0], f"is not a hyperparameter of this algorithm (allowed: {allowed})")
     values: dict[str, Any] = {}
     for name, (required, rule) in rules.items():
         if name not in raw:

@@ -79,7 +79,10 @@ def _checked(X: FloatArray, feature_dim: int) -> npt.NDArray[np.float64]:
     return np.asarray(X, dtype=np.float64)
 
 
-def _regular(batches: BatchSource, params: PCAHyperparameters) -> tuple[FloatArray, FloatArray, FloatArray, int]:
+Solution = tuple[FloatArray, FloatArray, FloatArray, int]  # eigenvalues, vectors, column sums, rows
+
+
+def _regular(batches: BatchSource, params: PCAHyperparameters) -> Solution:
     d = params.feature_dim
     scatter = np.zeros((d, d), dtype=np.float64)
     total = np.zeros(d, dtype=np.float64)
@@ -97,9 +100,7 @@ def _regular(batches: BatchSource, params: PCAHyperparameters) -> tuple[FloatArr
     return eigenvalues[-c:], vectors[:, -c:], total, rows
 
 
-def _randomized(
-    batches: BatchSource, params: PCAHyperparameters, seed: int
-) -> tuple[FloatArray, FloatArray, FloatArray, int]:
+def _randomized(batches: BatchSource, params: PCAHyperparameters, seed: int) -> Solution:
     d, width = params.feature_dim, min(params.sketch_size, params.feature_dim)
     rng = np.random.default_rng(seed)
     sketch = np.zeros((width, d), dtype=np.float64)
