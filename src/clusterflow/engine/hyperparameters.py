@@ -188,7 +188,8 @@ def _parse(raw: Mapping[str, str], rules: Rules) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(rules) - _IGNORED_NAMES)
     if unknown:
         allowed = ", ".join(rules)
-        raise HyperparameterError(unknown[0], f"is not a hyperparameter of this algorithm (allowed: {allowed})")
+        reason = f"is not a hyperparameter of this algorithm; allowed: {allowed}"
+        raise HyperparameterError(unknown[0], reason)
     values: dict[str, Any] = {}
     for name, (required, rule) in rules.items():
         if name not in raw:
