@@ -1,8 +1,12 @@
-"""The report a `clusterflow local run` leaves in its output directory.
+"""The report a `clusterflow local run` leaves in its output directory, and the history it reads.
 
 `metrics.json` (the run's figures), `clusters.png` (the seed notebook's `displayClusters`: test
 digits grouped by the cluster they were assigned), and `report.html`, which embeds everything
 (no external CSS, JS or images) so it opens with no network.
+
+The execution history (`GetExecutionHistory` events, moto's interpreter and AWS alike) gives the
+per-state timings and the original error: each state visit starts with `<Type>StateEntered` and ends
+with `<Type>StateExited` or, when its failure was caught or ended the run, at the next entry or the end.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import base64
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ class StateTiming:
     name: str
     seconds: float
     status: str = "succeeded"
+    visits: int = 1
 
 
 @dataclass
@@ -276,3 +282,121 @@ def write_report(
     html_path.write_text(render_html(metrics, grid_png, confusion))
     written["html"] = html_path
     return written
+
+
+# --- execution history ---
+_END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
+_FAILURE_DETAILS = (
+    ("TaskFailed", "taskFailedEventDetails"),
+    ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+    ("TaskTimedOut", "taskTimedOutEventDetails"),
+    ("LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails"),
+)
+
+
+@dataclass
+class StateVisit:
+    name: str
+    entered: datetime
+    left: datetime | None = None
+    exited: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The visit's last attempt failed (a caught failure still exits the state, in moto and AWS)."""
+        return self.error is not None
+
+
+@dataclass(frozen=True)
+class ExecutionFailure:
+    """The original error: the first state whose failure was not retried away, else the execution's own."""
+
+    state: str | None
+    error: str
+    cause: str
+
+    def describe(self) -> str:
+        where = f" in state {self.state}" if self.state else ""
+        message = readable_cause(self.cause)
+        return f"{self.error}{where}: {message}" if message else f"{self.error}{where}"
+
+
+def readable_cause(cause: str) -> str:
+    """A Lambda failure's cause is JSON with errorType/errorMessage; keep just the message then."""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause or ""
+    if isinstance(parsed, Mapping) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def _failure_details(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for event_type, key in _FAILURE_DETAILS:
+        if event.get("type") == event_type:
+            details: Mapping[str, Any] = event.get(key, {})
+            return details
+    return None
+
+
+def state_visits(events: Iterable[Mapping[str, Any]]) -> list[StateVisit]:
+    """Every state visit in order. A failure event inside a visit is remembered; a later retry clears it."""
+    visits: list[StateVisit] = []
+    current: StateVisit | None = None
+    for event in events:
+        event_type = str(event.get("type", ""))
+        stamp: datetime = event["timestamp"]
+        if event_type.endswith("StateEntered"):
+            if current is not None and current.left is None:
+                current.left = stamp
+            current = StateVisit(name=event["stateEnteredEventDetails"]["name"], entered=stamp)
+            visits.append(current)
+        elif event_type.endswith("StateExited") and current is not None:
+            current.left = stamp
+            current.exited = True
+        elif event_type in _END_EVENTS and current is not None and current.left is None:
+            current.left = stamp
+        elif event_type in {"TaskScheduled", "LambdaFunctionScheduled"} and current is not None:
+            current.error = current.cause = None
+        elif (details := _failure_details(event)) is not None and current is not None:
+            current.error = str(details.get("error", event_type))
+            current.cause = str(details.get("cause", ""))
+    return visits
+
+
+def state_timings(visits: Iterable[StateVisit]) -> list[StateTiming]:
+    """One row per state name, in order of first entry; seconds summed over visits (poll loops repeat)."""
+    rows: dict[str, StateTiming] = {}
+    for visit in visits:
+        seconds = (visit.left - visit.entered).total_seconds() if visit.left else 0.0
+        status = "failed" if visit.failed else ("succeeded" if visit.exited else "running")
+        row = rows.get(visit.name)
+        if row is None:
+            rows[visit.name] = StateTiming(
+                name=visit.name, seconds=round(seconds, 3), status=status, visits=1
+            )
+        else:
+            row.seconds = round(row.seconds + seconds, 3)
+            row.visits += 1
+            if row.status != "failed":
+                row.status = status
+    return list(rows.values())
+
+
+def execution_failure(events: list[Mapping[str, Any]]) -> ExecutionFailure | None:
+    """None when the execution did not fail; else the original (first unrecovered) error."""
+    end = next((event for event in reversed(events) if event.get("type") in _END_EVENTS), None)
+    if end is None or end.get("type") == "ExecutionSucceeded":
+        return None
+    for visit in state_visits(events):
+        if visit.failed:
+            return ExecutionFailure(state=visit.name, error=visit.error or "", cause=visit.cause or "")
+    details: Mapping[str, Any] = next(
+        (value for key, value in end.items() if key.endswith("EventDetails")), {}
+    )
+    return ExecutionFailure(
+        state=None, error=str(details.get("error", end["type"])), cause=str(details.get("cause", ""))
+    )

@@ -77,8 +77,8 @@ def test_write_report_writes_metrics_png_and_self_contained_html(tmp_path: Path)
     data = json.loads((tmp_path / "metrics.json").read_text())
     assert data["execution_status"] == "SUCCEEDED"
     assert data["states"] == [
-        {"name": "ValidateInput", "seconds": 0.25, "status": "succeeded"},
-        {"name": "TrainPCA", "seconds": 3.5, "status": "succeeded"},
+        {"name": "ValidateInput", "seconds": 0.25, "status": "succeeded", "visits": 1},
+        {"name": "TrainPCA", "seconds": 3.5, "status": "succeeded", "visits": 1},
     ]
     assert data["leaked_resources"] == []
     assert "error" not in data

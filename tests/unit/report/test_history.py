@@ -1,0 +1,131 @@
+"""Per-state timings and the original error, read from real execution histories of moto's interpreter."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from clusterflow.local.report import execution_failure, readable_cause, state_timings, state_visits
+
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+@pytest.fixture
+def sfn() -> Iterator[Any]:
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):  # type: ignore[arg-type]
+        yield boto3.client("stepfunctions", region_name="us-east-1")
+
+
+def _run(sfn: Any, definition: dict[str, Any]) -> list[dict[str, Any]]:
+    created = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)
+    arn = created["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="e", input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution did not end"
+        time.sleep(0.05)
+    events: list[dict[str, Any]] = sfn.get_execution_history(executionArn=execution)["events"]
+    return events
+
+
+def test_succeeded_run_has_timings_and_no_failure(sfn: Any) -> None:
+    events = _run(
+        sfn,
+        {
+            "StartAt": "Prepare",
+            "States": {
+                "Prepare": {"Type": "Pass", "Next": "Pause"},
+                "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+                "Done": {"Type": "Succeed"},
+            },
+        },
+    )
+    timings = state_timings(state_visits(events))
+    assert [row.name for row in timings] == ["Prepare", "Pause", "Done"]
+    assert timings[1].seconds >= 0.9
+    assert all(row.status == "succeeded" for row in timings[:2])
+    assert execution_failure(events) is None
+
+
+def test_caught_task_failure_is_the_original_error_not_the_fail_state(sfn: Any) -> None:
+    events = _run(
+        sfn,
+        {
+            "StartAt": "Train",
+            "States": {
+                "Train": {
+                    "Type": "Task",
+                    # moto answers any Lambda invoke; an S3 call on a missing bucket fails for real
+                    "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                    "Parameters": {"Bucket": "no-such-bucket", "Key": "k"},
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup"}],
+                    "End": True,
+                },
+                "Cleanup": {"Type": "Pass", "Next": "Failed"},
+                "Failed": {"Type": "Fail", "Error": "PipelineFailed", "Cause": "see cleanup"},
+            },
+        },
+    )
+    failure = execution_failure(events)
+    assert failure is not None
+    assert failure.state == "Train"
+    assert failure.error == "s3.NoSuchBucketException"
+    assert "Train" in failure.describe()
+    timings = {row.name: row for row in state_timings(state_visits(events))}
+    assert timings["Train"].status == "failed"
+    assert timings["Cleanup"].status == "succeeded"
+
+
+def test_fail_state_alone_gives_the_execution_error(sfn: Any) -> None:
+    events = _run(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Bad", "Cause": "why"}}})
+    failure = execution_failure(events)
+    assert failure is not None
+    assert (failure.error, failure.cause) == ("Bad", "why")
+
+
+def _event(kind: str, second: int, **details: Any) -> dict[str, Any]:
+    return {"type": kind, "timestamp": datetime(2026, 1, 1) + timedelta(seconds=second), **details}
+
+
+def test_retried_failure_that_then_succeeds_is_not_an_error() -> None:
+    entered = {"stateEnteredEventDetails": {"name": "Check"}}
+    failed = {"taskFailedEventDetails": {"error": "Lambda.ServiceException", "cause": "x"}}
+    events = [
+        _event("ExecutionStarted", 0),
+        _event("TaskStateEntered", 0, **entered),
+        _event("TaskScheduled", 0),
+        _event("TaskFailed", 1, **failed),
+        _event("TaskScheduled", 2),
+        _event("TaskSucceeded", 3),
+        _event("TaskStateExited", 3, stateExitedEventDetails={"name": "Check"}),
+        _event("ExecutionSucceeded", 3),
+    ]
+    visits = state_visits(events)
+    assert not visits[0].failed
+    assert state_timings(visits)[0].seconds == 3.0
+    assert execution_failure(events) is None
+
+
+def test_poll_loop_visits_are_summed_per_state() -> None:
+    events = [_event("ExecutionStarted", 0)]
+    for i in range(3):
+        events.append(_event("WaitStateEntered", 2 * i, stateEnteredEventDetails={"name": "Wait"}))
+        events.append(_event("WaitStateExited", 2 * i + 1, stateExitedEventDetails={"name": "Wait"}))
+    rows = state_timings(state_visits(events))
+    assert len(rows) == 1
+    assert (rows[0].seconds, rows[0].visits) == (3.0, 3)
+
+
+def test_lambda_cause_json_gives_its_message() -> None:
+    cause = json.dumps({"errorType": "InputRejected", "errorMessage": "line 3: index 0"})
+    assert readable_cause(cause) == "line 3: index 0"
+    assert readable_cause("plain text") == "plain text"
