@@ -1,0 +1,246 @@
+"""Web-scale mini-batch k-means as SageMaker's `kmeans` algorithm runs it (REFERENCE section 2).
+
+1. Streaming: K = k * extra_center_factor centres are drawn from the first mini-batch (`random`:
+   K distinct rows uniformly; `kmeans++`: weighted greedy k-means++, below). Every mini-batch then
+   assigns each row to its nearest centre; centre j with weight N_j receiving m_j rows moves to
+   (N_j c_j + sum of its rows) / (N_j + m_j) and N_j += m_j. With half_life_time_size h > 0, the
+   weights decay by 0.5 ** (b / h) before a batch of b rows is added. `epochs` passes.
+2. Reduction ("shrinking K centers into k"): weighted Lloyd on the K centres (weights = N_j),
+   initialised by kmeans++ or random per local_lloyd_init_method, at most local_lloyd_max_iter
+   iterations, stopping when the weighted loss falls by less than local_lloyd_tol (relative); the
+   best of local_lloyd_num_trials runs (lowest weighted loss) is the model.
+
+Choices where SageMaker is undocumented:
+- Seed: the caller's `seed` (default 0) seeds one numpy Generator; same seed and data, same model.
+- Ties: a row equidistant from several centres goes to the lowest index (numpy argmin).
+- Empty streaming centres keep their position and (decayed) weight; centres of weight 0 take no
+  part in the reduction.
+- Empty Lloyd cluster: it moves to the centre contributing the largest weighted squared distance.
+- kmeans++ is the greedy variant (2 + ln k candidates per step, the one that lowers the potential
+  most is kept), as scikit-learn does; candidates are drawn proportionally to weight * D^2.
+- A first mini-batch smaller than K: batches are buffered until K rows are at hand; data with fewer
+  than K rows (but at least k) uses every row as a streaming centre; fewer than k rows is an error.
+Distances use float32 BLAS matmuls (||x||^2 - 2 x.c + ||c||^2); centres and weights accumulate in
+float64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse
+
+from clusterflow.engine.hyperparameters import KMeansHyperparameters
+from clusterflow.errors import DataFormatError
+
+FloatArray = npt.NDArray[np.floating]
+F64 = npt.NDArray[np.float64]
+BatchSource = Callable[[], Iterable[FloatArray]]
+
+
+@dataclass(frozen=True)
+class KMeansFit:
+    centroids: npt.NDArray[np.float32]  # (k, d): the model
+    streaming_centers: F64  # (K, d)
+    streaming_weights: F64  # (K,)
+    rows_seen: int
+
+
+def squared_distances(X: FloatArray, centers: FloatArray) -> npt.NDArray[np.float32]:
+    """(rows, centres) squared Euclidean distances, float32, clipped at 0."""
+    X32 = np.asarray(X, dtype=np.float32)
+    C32 = np.asarray(centers, dtype=np.float32)
+    dist = X32 @ C32.T
+    dist *= -2.0
+    dist += np.einsum("ij,ij->i", X32, X32)[:, None]
+    dist += np.einsum("ij,ij->i", C32, C32)[None, :]
+    np.maximum(dist, 0.0, out=dist)
+    return dist
+
+
+def assign(X: FloatArray, centers: FloatArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Nearest centre (lowest index on ties) and the squared distance to it."""
+    dist = squared_distances(X, centers)
+    closest = np.argmin(dist, axis=1)
+    return closest, dist[np.arange(dist.shape[0]), closest]
+
+
+def _cluster_sums(labels: npt.NDArray[np.intp], X: FloatArray, n_clusters: int) -> F64:
+    rows = labels.shape[0]
+    onehot = scipy.sparse.csr_matrix((np.ones(rows), (labels, np.arange(rows))), shape=(n_clusters, rows))
+    return np.asarray(onehot @ np.asarray(X, dtype=np.float64))
+
+
+def kmeans_plus_plus(points: F64, weights: F64, n_centers: int, rng: np.random.Generator) -> F64:
+    """Greedy weighted k-means++ seeding (documented in the module docstring)."""
+    candidates_per_step = 2 + int(math.log(n_centers))
+    first = rng.choice(points.shape[0], p=weights / weights.sum())
+    chosen = [first]
+    closest = squared_distances(points, points[first : first + 1])[:, 0].astype(np.float64)
+    for _ in range(1, n_centers):
+        potential = weights * closest
+        total = potential.sum()
+        if total <= 0.0:
+            remaining = np.setdiff1d(np.arange(points.shape[0]), chosen)
+            chosen.append(int(rng.choice(remaining)))
+            continue
+        candidates = rng.choice(points.shape[0], size=candidates_per_step, p=potential / total)
+        candidate_dist = squared_distances(points, points[candidates]).astype(np.float64)
+        trial = np.minimum(candidate_dist, closest[:, None])
+        best = int(np.argmin(weights @ trial))
+        chosen.append(int(candidates[best]))
+        closest = trial[:, best]
+    return points[np.asarray(chosen)].copy()
+
+
+def _random_init(points: F64, n_centers: int, rng: np.random.Generator) -> F64:
+    return points[rng.choice(points.shape[0], size=n_centers, replace=False)].copy()
+
+
+class StreamingKMeans:
+    """Phase 1: the K streaming centres and their weights."""
+
+    def __init__(self, params: KMeansHyperparameters, rng: np.random.Generator) -> None:
+        self.params = params
+        self.rng = rng
+        self.centers: F64 | None = None
+        self.weights: F64 = np.zeros(0)
+        self.rows_seen = 0
+
+    def initialise(self, X: FloatArray) -> None:
+        points = np.asarray(X, dtype=np.float64)
+        n_centers = min(self.params.num_streaming_centers, points.shape[0])
+        if self.params.init_method == "kmeans++":
+            self.centers = kmeans_plus_plus(points, np.ones(points.shape[0]), n_centers, self.rng)
+        else:
+            self.centers = _random_init(points, n_centers, self.rng)
+        self.weights = np.zeros(n_centers)
+
+    def update(self, X: FloatArray) -> None:
+        assert self.centers is not None
+        rows = X.shape[0]
+        if self.params.half_life_time_size > 0:
+            self.weights *= 0.5 ** (rows / self.params.half_life_time_size)
+        labels, _ = assign(X, self.centers)
+        counts = np.bincount(labels, minlength=self.centers.shape[0]).astype(np.float64)
+        sums = _cluster_sums(labels, X, self.centers.shape[0])
+        hit = counts > 0
+        new_weights = self.weights + counts
+        self.centers[hit] = (self.weights[hit, None] * self.centers[hit] + sums[hit]) / new_weights[hit, None]
+        self.weights = new_weights
+        self.rows_seen += rows
+
+
+def _initialising_batches(
+    batches: Iterable[FloatArray], stream: StreamingKMeans, feature_dim: int
+) -> Iterator[FloatArray]:
+    """Yield batches; before the first, buffer until K rows are at hand and initialise from them."""
+    buffered: list[FloatArray] = []
+    buffered_rows = 0
+    for X in batches:
+        _check_width(X, feature_dim)
+        if stream.centers is not None:
+            yield X
+            continue
+        buffered.append(X)
+        buffered_rows += X.shape[0]
+        if buffered_rows >= stream.params.num_streaming_centers:
+            first = np.concatenate(buffered)
+            stream.initialise(first)
+            yield first
+    if stream.centers is None and buffered_rows > 0:
+        first = np.concatenate(buffered)
+        if first.shape[0] < stream.params.k:
+            raise DataFormatError(f"k={stream.params.k} exceeds the {first.shape[0]} training rows")
+        stream.initialise(first)
+        yield first
+
+
+def _check_width(X: FloatArray, feature_dim: int) -> None:
+    if X.ndim != 2 or X.shape[1] != feature_dim:
+        raise DataFormatError(f"a mini-batch has {X.shape[-1]} features, but feature_dim is {feature_dim}")
+
+
+def weighted_lloyd(
+    points: F64, weights: F64, params: KMeansHyperparameters, rng: np.random.Generator
+) -> tuple[F64, float]:
+    """Phase 2: best of local_lloyd_num_trials weighted Lloyd runs; returns (centroids, weighted loss)."""
+    keep = weights > 0
+    points, weights = points[keep], weights[keep]
+    if points.shape[0] <= params.k:
+        raise DataFormatError(f"only {points.shape[0]} distinct streaming centres for k={params.k}")
+    best: tuple[F64, float] | None = None
+    for _ in range(params.local_lloyd_num_trials):
+        if params.local_lloyd_init_method == "kmeans++":
+            centers = kmeans_plus_plus(points, weights, params.k, rng)
+        else:
+            centers = _random_init(points, params.k, rng)
+        centers, loss = _lloyd_run(points, weights, centers, params)
+        if best is None or loss < best[1]:
+            best = (centers, loss)
+    assert best is not None
+    return best
+
+
+def _lloyd_run(points: F64, weights: F64, centers: F64, params: KMeansHyperparameters) -> tuple[F64, float]:
+    previous = math.inf
+    k = centers.shape[0]
+    for _ in range(params.local_lloyd_max_iter):
+        labels, dist = assign(points, centers)
+        loss = float(weights @ dist)
+        if math.isfinite(previous) and previous - loss <= params.local_lloyd_tol * previous:
+            break
+        previous = loss
+        mass = np.bincount(labels, weights=weights, minlength=k)
+        sums = _cluster_sums(labels, points * weights[:, None], k)
+        filled = mass > 0
+        centers = centers.copy()
+        centers[filled] = sums[filled] / mass[filled, None]
+        for empty in np.flatnonzero(~filled):
+            contribution = weights * dist
+            far = int(np.argmax(contribution))
+            centers[empty] = points[far]
+            dist[far] = 0.0
+    labels, dist = assign(points, centers)
+    return centers, float(weights @ dist)
+
+
+def fit_kmeans(
+    batches: BatchSource,
+    params: KMeansHyperparameters,
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> KMeansFit:
+    """Train on mini-batches; `batches()` yields (rows, feature_dim) arrays and is called once per epoch."""
+    rng = np.random.default_rng(seed)
+    stream = StreamingKMeans(params, rng)
+    for epoch in range(params.epochs):
+        for X in _initialising_batches(batches(), stream, params.feature_dim):
+            stream.update(X)
+        if stream.centers is None:
+            raise DataFormatError("the train channel holds no rows")
+        log(f"epoch {epoch + 1}/{params.epochs}: {stream.rows_seen} rows seen")
+    assert stream.centers is not None
+    log(f"shrinking {stream.centers.shape[0]} centers into {params.k}")
+    centroids, _ = weighted_lloyd(stream.centers, stream.weights, params, rng)
+    return KMeansFit(
+        centroids=centroids.astype(np.float32),
+        streaming_centers=stream.centers,
+        streaming_weights=stream.weights,
+        rows_seen=stream.rows_seen,
+    )
+
+
+def squared_distance_totals(batches: Iterable[FloatArray], centroids: FloatArray) -> tuple[float, int]:
+    """(sum of squared distances to the closest centroid, rows) over a stream of batches."""
+    total, rows = 0.0, 0
+    for X in batches:
+        _, dist = assign(X, centroids)
+        total += float(dist.astype(np.float64).sum())
+        rows += X.shape[0]
+    return total, rows
