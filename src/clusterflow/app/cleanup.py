@@ -1,0 +1,115 @@
+"""Delete what a run created, by name, treating "not found" as done; then check nothing is left.
+
+Used by the state machine's cleanup states, by `clusterflow cleanup --run-id` and by the local cloud.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from clusterflow.app.endpoints import (
+    delete_endpoint_resources,
+    endpoint_names,
+    is_not_found,
+    remaining_endpoint_resources,
+)
+from clusterflow.app.faults import ResourceNotReady, call_aws
+from clusterflow.app.names import run_names, staging_prefix
+from clusterflow.app.storage import count_prefix, delete_prefix, now_iso, update_manifest
+
+
+@dataclass
+class CleanupReport:
+    run_id: str
+    deleted: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    staging_objects_deleted: int = 0
+    leaked: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stop_training_jobs(sagemaker: Any, run_id: str) -> list[str]:
+    """Stop the run's training jobs that are still in progress (they bill until they end)."""
+    names = run_names(run_id)
+    stopped = []
+    for job_name in (names.pca_training_job, names.kmeans_training_job):
+        try:
+            described = _describe_training(sagemaker, job_name)
+        except ClientError as exc:
+            if is_not_found(exc):
+                continue
+            raise
+        if described["TrainingJobStatus"] == "InProgress":
+            _stop_training(sagemaker, job_name)
+            stopped.append(f"training-job/{job_name}")
+    return stopped
+
+
+def _describe_training(sagemaker: Any, job_name: str) -> dict[str, Any]:
+    return dict(call_aws("sagemaker", lambda: sagemaker.describe_training_job(TrainingJobName=job_name)))
+
+
+def _stop_training(sagemaker: Any, job_name: str) -> None:
+    call_aws("sagemaker", lambda: sagemaker.stop_training_job(TrainingJobName=job_name))
+
+
+def cleanup_run(
+    s3: Any,
+    sagemaker: Any,
+    *,
+    bucket: str,
+    run_id: str,
+    delete_endpoints: bool = True,
+    error: str | None = None,
+) -> CleanupReport:
+    """Delete the run's staging data and (unless kept) its endpoints, configs and models."""
+    report = CleanupReport(run_id=run_id)
+    names = run_names(run_id)
+    if delete_endpoints:
+        report.stopped = stop_training_jobs(sagemaker, run_id)
+        for algorithm in ("pca", "kmeans"):
+            report.deleted += delete_endpoint_resources(sagemaker, endpoint_names(names, algorithm))
+    report.staging_objects_deleted = delete_prefix(s3, bucket, staging_prefix(run_id))
+    report.leaked = leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id, endpoints=delete_endpoints)
+    changes: dict[str, Any] = {"cleanup": report.as_dict() | {"at": now_iso()}}
+    if error is not None:
+        changes |= {"status": "FAILED", "error": error, "finished_at": now_iso()}
+    update_manifest(s3, bucket, run_id, changes)
+    if report.leaked:
+        # An endpoint still Creating cannot always be deleted at once: the state retries this.
+        raise ResourceNotReady(f"cleanup of run {run_id} left {', '.join(report.leaked)}")
+    return report
+
+
+def leaked_resources(
+    s3: Any, sagemaker: Any, *, bucket: str, run_id: str, endpoints: bool = True
+) -> list[str]:
+    names = run_names(run_id)
+    leaked = []
+    if endpoints:
+        for algorithm in ("pca", "kmeans"):
+            leaked += remaining_endpoint_resources(sagemaker, endpoint_names(names, algorithm))
+    staged = count_prefix(s3, bucket, staging_prefix(run_id))
+    if staged:
+        leaked.append(f"s3://{bucket}/{staging_prefix(run_id)} ({staged} objects)")
+    return leaked
+
+
+def error_message(error: dict[str, Any] | None) -> str | None:
+    """One line from a Step Functions Catch result: `{"Error": name, "Cause": lambda error JSON}`."""
+    if not error:
+        return None
+    name = str(error.get("Error", "Error"))
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        parsed = None
+    message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,164 @@
+"""One function per state machine Task; each handler in `functions/` calls exactly one of these.
+
+Events are the Task `Payload`s of `statemachine/pipeline.asl.json`: each carries `run_id` (the
+execution name) and `state_name` besides its own fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusterflow.app import cleanup, endpoints, spark, training, validation
+from clusterflow.app.config import RunParameters, Settings
+from clusterflow.app.faults import ConfigurationError, PollLimitExceeded
+from clusterflow.app.names import LATEST_KEY, projections_prefix, run_names, s3_uri
+from clusterflow.app.storage import now_iso, update_manifest, write_json
+
+ALGORITHMS = ("pca", "kmeans")
+
+
+def _params(run: dict[str, Any]) -> RunParameters:
+    return RunParameters.model_validate(run["parameters"])
+
+
+def _algorithm(event: dict[str, Any]) -> Any:
+    algorithm = event.get("algorithm")
+    if algorithm not in ALGORITHMS:
+        raise ConfigurationError(f"state {event.get('state_name')}: unknown algorithm {algorithm!r}")
+    return algorithm
+
+
+def validate_input(s3: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    return validation.validate_input(
+        s3, run_id=event["run_id"], execution_input=event["input"], settings=settings
+    )
+
+
+def start_spark_job(glue: Any, emr: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    run = event["run"]
+    mode = event.get("mode")
+    if mode not in ("prepare", "project"):
+        raise ConfigurationError(f"state {event.get('state_name')}: unknown Spark mode {mode!r}")
+    pca_model_uri = (event.get("pca") or {}).get("model_uri")
+    return spark.start_spark_job(
+        glue=glue,
+        emr=emr,
+        settings=settings,
+        mode=mode,
+        run=run,
+        params=_params(run),
+        pca_model_uri=pca_model_uri,
+    )
+
+
+def start_training(sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    run = event["run"]
+    algorithm = _algorithm(event)
+    request = training.training_request(
+        algorithm=algorithm,
+        run_id=run["run_id"],
+        bucket=run["bucket"],
+        params=_params(run),
+        role_arn=settings.require("sagemaker_role_arn"),
+        region=settings.region,
+        stack_name=settings.stack_name,
+    )
+    name = training.start_training(sagemaker, request)
+    return {"kind": "training", "algorithm": algorithm, "name": name, "attempt": 0, "done": False}
+
+
+def deploy_endpoint(sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    run = event["run"]
+    algorithm = _algorithm(event)
+    params = _params(run)
+    names = endpoints.endpoint_names(run_names(run["run_id"]), algorithm)
+    endpoints.create_endpoint(
+        sagemaker,
+        algorithm=algorithm,
+        names=names,
+        model_data_url=event["model_uri"],
+        role_arn=settings.require("sagemaker_role_arn"),
+        region=settings.region,
+        instance_type=params.endpoint_instance_type,
+        instance_count=params.endpoint_instance_count,
+        run_id=run["run_id"],
+        stack_name=settings.stack_name,
+    )
+    return endpoint_descriptor(names.endpoint, algorithm)
+
+
+def endpoint_descriptor(endpoint_name: str, algorithm: str) -> dict[str, Any]:
+    return {"kind": "endpoint", "algorithm": algorithm, "name": endpoint_name, "attempt": 0, "done": False}
+
+
+def check_status(sagemaker: Any, glue: Any, emr: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """One poll of a job descriptor: bumps its attempt counter, raises past the bound."""
+    job = dict(event["job"])
+    max_attempts = int(event.get("max_attempts") or 1)
+    job["attempt"] = int(job.get("attempt", 0)) + 1
+    if job["kind"] == "training":
+        job |= training.training_status(sagemaker, job["name"])
+    elif job["kind"] == "spark":
+        job |= spark.spark_status(glue=glue, emr=emr, job=job)
+    elif job["kind"] == "endpoint":
+        job |= endpoints.endpoint_ready(sagemaker, job["name"])
+    else:
+        raise ConfigurationError(f"state {event.get('state_name')}: unknown job kind {job['kind']!r}")
+    if not job["done"] and job["attempt"] >= max_attempts:
+        what = job.get("name") or job.get("job_run_id")
+        raise PollLimitExceeded(
+            f"{job['kind']} {what} not finished after {job['attempt']} polls ({job['status']})"
+        )
+    return job
+
+
+def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Write the manifest of a successful run and point `runs/latest.json` at it."""
+    run, jobs = event["run"], event["jobs"]
+    names = run_names(run["run_id"])
+    endpoints_created = [
+        job["name"]
+        for job in (jobs.get("pca_endpoint"), jobs.get("kmeans_endpoint"))
+        if job and job.get("done")
+    ]
+    manifest = update_manifest(
+        s3,
+        run["bucket"],
+        run["run_id"],
+        {
+            "status": "SUCCEEDED",
+            "finished_at": now_iso(),
+            "artifacts": {
+                "pca_model_uri": jobs["pca"]["model_uri"],
+                "kmeans_model_uri": jobs["kmeans"]["model_uri"],
+                "projections_uri": s3_uri(run["bucket"], projections_prefix(run["run_id"])),
+            },
+            "training_jobs": [names.pca_training_job, names.kmeans_training_job],
+            "metrics": {
+                "pca": jobs["pca"].get("metrics", {}),
+                "kmeans": jobs["kmeans"].get("metrics", {}),
+            },
+            "endpoints": endpoints_created,
+            "endpoint_policy": run["parameters"]["endpoint_policy"],
+        },
+    )
+    write_json(s3, run["bucket"], LATEST_KEY, {"run_id": run["run_id"], "updated_at": now_iso()})
+    return {
+        "manifest_uri": s3_uri(run["bucket"], f"runs/{run['run_id']}/manifest.json"),
+        "status": manifest["status"],
+    }
+
+
+def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """`outcome` "succeeded": staging only; "failed": also every endpoint, config and model of the run."""
+    failed = event.get("outcome") != "succeeded"
+    bucket = event.get("bucket") or settings.require("data_bucket")
+    report = cleanup.cleanup_run(
+        s3,
+        sagemaker,
+        bucket=bucket,
+        run_id=event["run_id"],
+        delete_endpoints=failed,
+        error=cleanup.error_message(event.get("error")) if failed else None,
+    )
+    return report.as_dict()
