@@ -74,7 +74,11 @@ def tree_rss_mb(root: int) -> float:
 
 
 def run_measured(
-    command: list[str], *, log_path: Path | None = None, env: dict[str, str] | None = None, timeout_s: float = 3600
+    command: list[str],
+    *,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 3600,
 ) -> Measured:
     """Run `command` to completion; stdout and stderr go to `log_path` (or are discarded)."""
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115

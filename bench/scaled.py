@@ -52,7 +52,10 @@ def deform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return padded[image_index, rr, cc]
 
     warped = (
-        at(0, 0) * (1 - fr) * (1 - fc) + at(0, 1) * (1 - fr) * fc + at(1, 0) * fr * (1 - fc) + at(1, 1) * fr * fc
+        at(0, 0) * (1 - fr) * (1 - fc)
+        + at(0, 1) * (1 - fr) * fc
+        + at(1, 0) * fr * (1 - fc)
+        + at(1, 1) * fr * fc
     )
     return warped.reshape(count, SIDE * SIDE)
 
@@ -60,7 +63,9 @@ def deform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _token_table(value_scale: float) -> np.ndarray:
     """'index:value' for every 1-based feature index and every 8-bit grey level."""
     levels = [f"{round(level * value_scale / 255, 6):g}" for level in range(256)]
-    return np.array([f"{index + 1}:{level}" for index in range(SIDE * SIDE) for level in levels], dtype=object)
+    return np.array(
+        [f"{index + 1}:{level}" for index in range(SIDE * SIDE) for level in levels], dtype=object
+    )
 
 
 def make_block(
