@@ -1,0 +1,530 @@
+"""`clusterflow local run`: the real pipeline on this machine, from the upload to the report and the cleanup.
+
+`run_local(options) -> RunOutcome` starts a `LocalCloud` (moto + our seams, deployed from
+`template.yaml`), uploads the training set under `incoming/` so the deployed trigger starts the
+execution, follows the execution history state by state, clusters the evaluation set through the
+deployed clustering Lambda, writes the report (`clusterflow.local.report`), cleans up with
+`clusterflow.app.cleanup` and checks with `LocalCloud.list_resources_of_run` that nothing is left.
+
+Exit codes in `RunOutcome.exit_code`: 0 the execution succeeded and nothing leaked; 1 the execution
+failed (its original error is in metrics.json) or something leaked; 2 the upload was refused by the
+first state (the reason names the defect and line) or the command's own input is unusable.
+
+While the cloud runs, the process's stdout/stderr file descriptors point at `<out>/local-cloud.log`,
+so moto's, Spark's (JVM) and the handlers' output never reaches the terminal; progress goes to a
+duplicate of the terminal made before the redirection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from clusterflow.errors import ClusterflowError
+from clusterflow.local.report import (
+    RunMetrics,
+    clustering_scores,
+    execution_failure,
+    state_timings,
+    state_visits,
+    write_report,
+)
+
+LOG_FILE = "local-cloud.log"
+STACK_NAME = "clusterflow-local"
+TEST_SET_PREFIX = "local-run/eval/"
+CLUSTER_FUNCTION = "ClusterFunction"
+CLUSTER_BATCH = 100
+EXECUTION_START_TIMEOUT_S = 60.0
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+PROGRESS_AFTER_S = 2.0
+
+
+@dataclass
+class RunOptions:
+    train: Path
+    out_dir: Path
+    test: Path | None = None
+    k: int = 10
+    components: int = 50
+    fail_at: tuple[str, ...] = ()
+    endpoint_policy: str | None = None
+    projection_engine: str | None = None
+    poll_seconds: int = 1
+    engines: bool = True
+    timeout_s: float = 1800.0
+    template: Path | None = None
+    # Tests that inspect what the pipeline left behind turn the final safety-net cleanup off.
+    final_cleanup: bool = True
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    metrics: RunMetrics
+    message: str
+    run_id: str | None = None
+    pipeline_leftovers: list[str] = field(default_factory=list)
+    # the clustered set, kept for the report's grid and confusion table
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+
+
+class _Console:
+    """What the user sees: one line per completed state, a progress bar while a step takes long."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+
+    def line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def _duplicate(stream: TextIO, fd: int) -> TextIO:
+    """A stream to the terminal that survives the redirection of `fd`; a stream on another fd is kept."""
+    try:
+        if stream.fileno() != fd:
+            return stream
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return stream
+    stream.flush()
+    return open(os.dup(fd), "w", buffering=1, encoding="utf-8", closefd=True)  # noqa: SIM115
+
+
+@contextlib.contextmanager
+def _output_to_log(log_path: Path) -> Iterator[_Console]:
+    """Points fds 1 and 2 (and Python's logging) at the log file; yields a console on the real terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    user_out, user_err = _duplicate(sys.stdout, 1), _duplicate(sys.stderr, 2)
+    saved = [os.dup(1), os.dup(2)]
+    log_file = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+    root = logging.getLogger()
+    handler = logging.StreamHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    previous_level = root.level
+    previous_handlers = root.handlers[:]
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log_file.fileno(), 1)
+    os.dup2(log_file.fileno(), 2)
+    try:
+        yield _Console(user_out, user_err)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        root.handlers = previous_handlers
+        root.setLevel(previous_level)
+        log_file.close()
+        for stream, original in ((user_out, sys.stdout), (user_err, sys.stderr)):
+            if stream is not original:
+                stream.close()
+
+
+class _Progress:
+    """Prints each state once as it completes; a tqdm bar (elapsed seconds) while one runs long."""
+
+    def __init__(self, console: _Console) -> None:
+        self.console = console
+        self.reported = 0
+        self.bar: Any = None
+        self.bar_state: str | None = None
+
+    def update(self, events: list[Mapping[str, Any]], finished: bool) -> None:
+        visits = state_visits(events)
+        done = visits if finished else visits[:-1]
+        for visit in done[self.reported :]:
+            self._close_bar()
+            seconds = (visit.left - visit.entered).total_seconds() if visit.left else 0.0
+            mark = "FAILED" if visit.failed else "ok"
+            self.console.line(f"  {visit.name:<32} {seconds:7.1f} s  {mark}")
+        self.reported = max(self.reported, len(done))
+        if finished:
+            self._close_bar()
+            return
+        if visits and len(visits) > self.reported:
+            self._tick(visits[-1].name, time.time() - visits[-1].entered.timestamp())
+
+    def _tick(self, state: str, elapsed: float) -> None:
+        if elapsed < PROGRESS_AFTER_S:
+            return
+        if self.bar is None or self.bar_state != state:
+            from tqdm import tqdm
+
+            self._close_bar()
+            self.bar = tqdm(
+                desc=f"  {state}",
+                unit="s",
+                file=self.console.out,
+                bar_format="{desc} {elapsed} elapsed",
+                leave=False,
+            )
+            self.bar_state = state
+        self.bar.refresh()
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.bar_state = None
+
+
+# --- the steps of a run -------------------------------------------------------------------------
+
+
+def _read_eval_set(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from clusterflow.formats.libsvm import read_libsvm
+
+    labels, features = _as_labels_features(read_libsvm(path, num_features=784))
+    return features, labels
+
+
+def _as_labels_features(parsed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """read_libsvm answers (labels, X) or (X, labels); the 784-wide array is the features."""
+    first, second = parsed[0], parsed[1]
+    first_arr, second_arr = np.asarray(first), np.asarray(second)
+    if first_arr.ndim == 2:
+        return second_arr.astype(np.int64), first_arr.astype(np.float32)
+    return first_arr.astype(np.int64), second_arr.astype(np.float32)
+
+
+def _count_records(path: Path) -> int:
+    opener: Callable[..., Any] = open
+    if path.suffix == ".gz":
+        import gzip
+
+        opener = gzip.open
+    try:
+        with opener(path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except (OSError, EOFError):
+        return 0
+
+
+def _find_execution(sfn: Any, state_machine_arn: str, timeout_s: float) -> str | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+        if executions:
+            return str(executions[0]["executionArn"])
+        time.sleep(0.2)
+    return None
+
+
+def _follow_execution(
+    sfn: Any, execution_arn: str, progress: _Progress, timeout_s: float
+) -> tuple[str, list[Any]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        events: list[Any] = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        finished = status in FINISHED
+        progress.update(events, finished)
+        if finished:
+            return status, events
+        if time.monotonic() > deadline:
+            sfn.stop_execution(
+                executionArn=execution_arn, error="LocalRunTimeout", cause="local run timed out"
+            )
+            timeout_events: list[Any] = sfn.get_execution_history(executionArn=execution_arn)["events"]
+            return "TIMED_OUT", timeout_events
+        time.sleep(0.25)
+
+
+def _rejection_reason(s3: Any, bucket: str, incoming_key: str) -> str | None:
+    from clusterflow.app.names import rejected_key
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=rejected_key(incoming_key) + ".reason.txt")["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return str(body.decode("utf-8", "replace")).strip()
+
+
+def _training_jobs_started(sagemaker: Any, run_id: str) -> int:
+    from clusterflow.app.names import resource_base
+
+    base = resource_base(run_id)
+    pages = sagemaker.get_paginator("list_training_jobs").paginate()
+    return sum(
+        1 for page in pages for job in page["TrainingJobSummaries"] if job["TrainingJobName"].startswith(base)
+    )
+
+
+def _final_metric(sagemaker: Any, job_name: str, metric: str) -> float | None:
+    try:
+        described = sagemaker.describe_training_job(TrainingJobName=job_name)
+    except Exception:  # noqa: BLE001  # a job that never started has no metrics
+        return None
+    for item in described.get("FinalMetricDataList", []):
+        if item.get("MetricName") == metric:
+            return float(item["Value"])
+    return None
+
+
+def _copy_models(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, Path]:
+    """The two model.tar.gz exactly as the training jobs left them."""
+    from clusterflow.app.names import models_prefix, run_names
+
+    names = run_names(run_id)
+    copied = {}
+    for algorithm, job in (("pca", names.pca_training_job), ("kmeans", names.kmeans_training_job)):
+        key = f"{models_prefix(run_id)}{job}/output/model.tar.gz"
+        dest = out_dir / algorithm / "model.tar.gz"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(dest))
+        copied[algorithm] = dest
+    return copied
+
+
+def cluster_through_lambda(
+    lambda_client: Any, function_name: str, images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closest cluster and distance per image, asked of the deployed clustering Lambda in batches."""
+    clusters: list[int] = []
+    distances: list[float] = []
+    for start in range(0, len(images), CLUSTER_BATCH):
+        batch = images[start : start + CLUSTER_BATCH]
+        event = function_url_event({"instances": [row.tolist() for row in batch]})
+        answer = lambda_client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        payload = json.loads(answer["Payload"].read() or b"null")
+        predictions = _predictions(payload, answer.get("FunctionError"))
+        clusters.extend(int(item["closest_cluster"]) for item in predictions)
+        distances.extend(float(item["distance_to_cluster"]) for item in predictions)
+    return np.asarray(clusters, dtype=np.int64), np.asarray(distances, dtype=np.float64)
+
+
+def function_url_event(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A Lambda Function URL (payload format 2.0) POST event carrying a JSON body."""
+    return {
+        "version": "2.0",
+        "rawPath": "/",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/"}},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _predictions(payload: Any, function_error: str | None) -> list[Mapping[str, Any]]:
+    if function_error:
+        raise ClusterflowError(f"clustering Lambda failed: {payload}")
+    body = payload
+    if isinstance(payload, Mapping) and "statusCode" in payload:
+        if int(payload["statusCode"]) != 200:
+            raise ClusterflowError(
+                f"clustering Lambda answered {payload['statusCode']}: {payload.get('body')}"
+            )
+        body = json.loads(payload.get("body") or "{}")
+    predictions = body.get("predictions") if isinstance(body, Mapping) else None
+    if not isinstance(predictions, list):
+        raise ClusterflowError(f"clustering Lambda answered without predictions: {str(body)[:200]}")
+    return predictions
+
+
+def _cleanup(run_id: str, cloud: Any) -> None:
+    """The run's own safety net after the pipeline's cleanup states; what it cannot delete is reported."""
+    from clusterflow.app import cleanup
+
+    s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
+    with contextlib.suppress(ClusterflowError):
+        cleanup.cleanup_run(s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id)
+
+
+def _execution_input_overrides(options: RunOptions) -> dict[str, str]:
+    """The run's parameters reach the trigger as the environment the template gives it."""
+    overrides = {
+        "K": str(options.k),
+        "NUM_COMPONENTS": str(options.components),
+        "POLL_SECONDS": str(options.poll_seconds),
+    }
+    if options.endpoint_policy:
+        overrides["ENDPOINT_POLICY"] = options.endpoint_policy
+    if options.projection_engine:
+        overrides["PROJECTION_ENGINE"] = options.projection_engine
+    return overrides
+
+
+def _default_template() -> Path:
+    return Path(__file__).resolve().parents[3] / "template.yaml"
+
+
+def _start_cloud(options: RunOptions, log_path: Path) -> Any:
+    from clusterflow.local.cloud import LocalCloud
+
+    return LocalCloud(
+        template=options.template or _default_template(),
+        stack_name=STACK_NAME,
+        engines=options.engines,
+        fail_at=set(options.fail_at),
+        environment_overrides=_execution_input_overrides(options),
+        log_path=log_path,
+    )
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Eval:
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def _load_eval_set(options: RunOptions) -> _Eval | None:
+    """The test set is read before anything starts, so a bad one is refused at once (exit 2)."""
+    if options.test is None:
+        return None
+    images, labels = _read_eval_set(options.test)
+    return _Eval("test", images, labels)
+
+
+def run_local(options: RunOptions) -> RunOutcome:
+    started = time.monotonic()
+    for path in (options.train, options.test):
+        if path is not None and not path.is_file():
+            raise ClusterflowError(f"{path}: no such file")
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    evaluation = _load_eval_set(options)
+    log_path = options.out_dir / LOG_FILE
+    with _output_to_log(log_path) as console:
+        console.line(
+            f"clusterflow local run: {options.train} (k={options.k}, components={options.components})"
+        )
+        console.line(f"  logs of the local cloud: {log_path}")
+        outcome = _run_in_cloud(options, evaluation, console)
+        outcome.metrics.wall_seconds = round(time.monotonic() - started, 2)
+        write_report(options.out_dir, outcome.metrics, outcome.images, outcome.labels, outcome.clusters)
+        _summarise(console, outcome, options.out_dir)
+    return outcome
+
+
+def _run_in_cloud(options: RunOptions, evaluation: _Eval | None, console: _Console) -> RunOutcome:
+    metrics = RunMetrics(
+        execution_status="NOT_STARTED", run_id=None, k=options.k, num_components=options.components
+    )
+    with _start_cloud(options, options.out_dir / LOG_FILE) as cloud:
+        s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
+        bucket = cloud.data_bucket
+        if options.test is not None:
+            s3.upload_file(str(options.test), bucket, TEST_SET_PREFIX + options.test.name)
+        incoming_key = "incoming/" + options.train.name
+        s3.upload_file(str(options.train), bucket, incoming_key)
+        execution_arn = _find_execution(sfn, cloud.state_machine_arn, EXECUTION_START_TIMEOUT_S)
+        if execution_arn is None:
+            metrics.execution_status = "NOT_STARTED"
+            metrics.error = (
+                f"no execution started for s3://{bucket}/{incoming_key} (is the key a .libsvm file?)"
+            )
+            return RunOutcome(1, metrics, metrics.error)
+        run_id = execution_arn.rsplit(":", 1)[-1]
+        metrics.run_id = run_id
+        console.line(f"  execution {run_id}")
+        status, events = _follow_execution(sfn, execution_arn, _Progress(console), options.timeout_s)
+        metrics.execution_status = status
+        metrics.states = state_timings(state_visits(events))
+        return _finish(options, cloud, metrics, events, incoming_key, evaluation, console)
+
+
+def _finish(
+    options: RunOptions,
+    cloud: Any,
+    metrics: RunMetrics,
+    events: list[Any],
+    incoming_key: str,
+    evaluation: _Eval | None,
+    console: _Console,
+) -> RunOutcome:
+    s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
+    run_id = str(metrics.run_id)
+    metrics.training_jobs_started = _training_jobs_started(sagemaker, run_id)
+    failure = execution_failure(events)
+    reason = _rejection_reason(s3, cloud.data_bucket, incoming_key)
+    outcome = RunOutcome(0, metrics, "", run_id=run_id)
+    if reason is not None:
+        metrics.error = reason
+        outcome.exit_code, outcome.message = 2, reason
+    elif metrics.execution_status != "SUCCEEDED":
+        metrics.error = failure.describe() if failure else f"execution ended {metrics.execution_status}"
+        outcome.exit_code, outcome.message = 1, metrics.error
+    else:
+        metrics.n_train = _count_records(options.train)
+        _evaluate(options, cloud, metrics, evaluation, console, outcome)
+    outcome.pipeline_leftovers = list(cloud.list_resources_of_run(run_id))
+    if options.final_cleanup:
+        _cleanup(run_id, cloud)
+    metrics.leaked_resources = list(cloud.list_resources_of_run(run_id))
+    if metrics.leaked_resources and outcome.exit_code == 0:
+        outcome.exit_code, outcome.message = 1, f"resources left behind: {metrics.leaked_resources}"
+    return outcome
+
+
+def _evaluate(
+    options: RunOptions,
+    cloud: Any,
+    metrics: RunMetrics,
+    evaluation: _Eval | None,
+    console: _Console,
+    outcome: RunOutcome,
+) -> None:
+    from clusterflow.app.names import run_names
+
+    run_id = str(metrics.run_id)
+    _copy_models(cloud.client("s3"), cloud.data_bucket, run_id, options.out_dir)
+    metrics.train_msd = _final_metric(
+        cloud.client("sagemaker"), run_names(run_id).kmeans_training_job, "train:msd"
+    )
+    if evaluation is None:
+        images, labels = _read_eval_set(options.train)
+        evaluation = _Eval("train", images, labels)
+    console.line(
+        f"  clustering {len(evaluation.images)} {evaluation.name} images through the clustering Lambda"
+    )
+    function_name = cloud.deployment.function(CLUSTER_FUNCTION).name
+    clusters, distances = cluster_through_lambda(cloud.client("lambda"), function_name, evaluation.images)
+    scores = clustering_scores(evaluation.labels, clusters)
+    metrics.clustered_set = evaluation.name
+    metrics.n_test = len(evaluation.images)
+    metrics.nmi, metrics.ari, metrics.purity = scores.nmi, scores.ari, scores.purity
+    metrics.test_msd = float(np.mean(np.square(distances)))
+    outcome.images, outcome.labels, outcome.clusters = evaluation.images, evaluation.labels, clusters
+
+
+def _summarise(console: _Console, outcome: RunOutcome, out_dir: Path) -> None:
+    metrics = outcome.metrics
+    if outcome.exit_code == 2:
+        console.error(f"error: input refused: {outcome.message}")
+    elif metrics.execution_status != "SUCCEEDED":
+        console.error(f"error: execution {metrics.execution_status}: {outcome.message}")
+    console.line(f"execution {metrics.execution_status} in {metrics.wall_seconds} s; report in {out_dir}")
+    if metrics.nmi is not None:
+        console.line(
+            f"  {metrics.clustered_set} set: NMI {metrics.nmi:.3f}  ARI {metrics.ari:.3f}"
+            f"  purity {metrics.purity:.3f}  (n={metrics.n_test})"
+        )
+    leaked = ", ".join(metrics.leaked_resources) or "none"
+    console.line(f"  training jobs started: {metrics.training_jobs_started}; resources left behind: {leaked}")
