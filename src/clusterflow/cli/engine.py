@@ -58,7 +58,7 @@ def parse_assignments(items: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.option("--algorithm", type=ALGORITHMS, required=True, help="SageMaker built-in algorithm.")
-@click.option("--train", "train_path", type=click.Path(path_type=Path), required=True, help="File or directory")
+@click.option("--train", "train_path", type=click.Path(path_type=Path), required=True, help="File or dir")
 @click.option("--test", "test_path", type=click.Path(path_type=Path), help="Optional test channel.")
 @click.option(
     "--content-type",
