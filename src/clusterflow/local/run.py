@@ -17,6 +17,7 @@ duplicate of the terminal made before the redirection.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -31,7 +32,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from clusterflow.errors import ClusterflowError
+from clusterflow.errors import ClusterflowError, DataFormatError
 from clusterflow.local.report import (
     RunMetrics,
     clustering_scores,
@@ -528,3 +529,79 @@ def _summarise(console: _Console, outcome: RunOutcome, out_dir: Path) -> None:
         )
     leaked = ", ".join(metrics.leaked_resources) or "none"
     console.line(f"  training jobs started: {metrics.training_jobs_started}; resources left behind: {leaked}")
+
+
+# --- `clusterflow cleanup --run-id` ---------------------------------------------------------------
+
+
+def _find_run_bucket(s3: Any, run_id: str) -> str:
+    """The bucket holding `runs/<run_id>/manifest.json` (local up has one; an account may have many)."""
+    from clusterflow.app.names import manifest_key
+
+    for entry in s3.list_buckets().get("Buckets", []):
+        name = str(entry["Name"])
+        with contextlib.suppress(Exception):
+            s3.head_object(Bucket=name, Key=manifest_key(run_id))
+            return name
+    raise ClusterflowError(f"run {run_id}: no bucket holds its manifest; pass --bucket")
+
+
+def cleanup_by_run_id(
+    run_id: str, *, bucket: str | None = None, endpoint_url: str | None = None, region: str | None = None
+) -> list[str]:
+    """Delete what the run left (boto3's own configuration, or local up's endpoint); returns what remains."""
+    import boto3
+
+    from clusterflow.app import cleanup
+
+    session = boto3.session.Session(region_name=region)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
+    bucket = bucket or _find_run_bucket(s3, run_id)
+    with contextlib.suppress(ClusterflowError):
+        cleanup.cleanup_run(s3, sagemaker, bucket=bucket, run_id=run_id)
+    return list(cleanup.leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id))
+
+
+# --- `clusterflow cluster --model-dir` ---------------------------------------------------------------
+
+
+def _pixels_from_csv(path: Path) -> np.ndarray:
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(cell) for cell in line.split(",")]
+        except ValueError as exc:
+            raise DataFormatError(f"not a number ({exc})", source=str(path), line=number) from None
+        if len(values) != 784:
+            raise DataFormatError(f"{len(values)} values, expected 784 pixels", source=str(path), line=number)
+        rows.append(values)
+    if not rows:
+        raise DataFormatError("no pixel rows", source=str(path))
+    return np.asarray(rows, dtype=np.float32)
+
+
+def cluster_files(model_dir: Path, *, png: Path | None = None, pixels: Path | None = None) -> list[str]:
+    """One line per image: `<image> cluster <c> distance <d>` with the run's models in `model_dir`."""
+    import importlib
+
+    clustering: Any = importlib.import_module("clusterflow.app.clustering")
+    models = clustering.load_models_from_dir(model_dir)
+    if png is not None:
+        requests = [(png.name, {"image_base64": base64.b64encode(png.read_bytes()).decode("ascii")})]
+    else:
+        assert pixels is not None
+        requests = [
+            (f"row {i + 1}", {"pixels": row.tolist()}) for i, row in enumerate(_pixels_from_csv(pixels))
+        ]
+    lines = []
+    for label, body in requests:
+        answer = clustering.cluster_request(body, models)
+        for prediction in answer["predictions"]:
+            lines.append(
+                f"{label}: cluster {int(prediction['closest_cluster'])} "
+                f"distance {float(prediction['distance_to_cluster']):.3f}"
+            )
+    return lines
