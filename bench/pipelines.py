@@ -68,7 +68,6 @@ def run_clusterflow(dataset: Dataset, work: Path) -> dict[str, Any]:
         clusterflow_pipeline.run_command(dataset.train, dataset.test, out), log_path=work / "log.txt"
     )
     record: dict[str, Any] = {"wall_s": measured.wall_s, "peak_rss_mb": measured.peak_tree_rss_mb}
-    record["peak_single_process_rss_mb"] = measured.peak_single_rss_mb
     if measured.returncode != 0:
         return {**record, "error": f"exit {measured.returncode}: {log_tail(measured)}"}
     evaluated = clusterflow_pipeline.evaluate(out, dataset.train, dataset.test)
@@ -97,7 +96,6 @@ def run_module_contender(module: str, dataset: Dataset, work: Path) -> dict[str,
     result = json.loads(result_path.read_text())
     wall = result.pop("labels_done_epoch") - measured.started_epoch
     record.update(wall_s=wall, peak_rss_mb=measured.peak_tree_rss_until(wall))
-    record["peak_single_process_rss_mb"] = measured.peak_single_rss_mb
     truth_path = work / "truth.npy"
     truth = np.load(truth_path) if truth_path.exists() else read_labels(dataset.test)
     _score(record, np.load(work / "labels.npy"), truth)

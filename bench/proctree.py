@@ -1,8 +1,8 @@
 """Run one command in its own process and measure wall time and peak memory of its whole process tree.
 
 Memory is the peak of the summed resident set of the process and all its descendants (Spark's JVM
-included), sampled from /proc every 20 ms; `os.wait4` adds the kernel's peak of the largest single
-process, which sampling cannot miss.
+included), sampled from /proc every 20 ms. (The kernel's ru_maxrss is no use here: it counts the
+harness's own pages, shared with the child between fork and exec.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class Measured:
     started_epoch: float
     wall_s: float
     peak_tree_rss_mb: float
-    peak_single_rss_mb: float
     # (seconds since start, tree RSS MB): lets a caller cut the peak at a moment the child reports.
     samples: list[tuple[float, float]] = field(default_factory=list)
     log_path: str | None = None
@@ -102,7 +101,7 @@ def run_measured(
     timer = threading.Timer(timeout_s, process.kill)
     timer.start()
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        _, status = os.waitpid(process.pid, 0)
     finally:
         timer.cancel()
         stop.set()
@@ -115,7 +114,6 @@ def run_measured(
         started_epoch=started_epoch,
         wall_s=wall_s,
         peak_tree_rss_mb=max((rss for _, rss in samples), default=0.0),
-        peak_single_rss_mb=usage.ru_maxrss / 1024,
         samples=samples,
         log_path=str(log_path) if log_path else None,
     )

@@ -69,19 +69,28 @@ def _token_table(value_scale: float) -> np.ndarray:
 
 
 def make_block(
-    digits: np.ndarray, labels: np.ndarray, block: int, seed: int
+    digits: np.ndarray, labels: np.ndarray, block: int, seed: int, block_rows: int = BLOCK_ROWS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Block `block` of the stream: (grey levels uint8 (BLOCK_ROWS, 784), labels)."""
+    """Block `block` of the stream: (grey levels uint8 (block_rows, 784), labels)."""
     rng = np.random.default_rng([seed, block])
-    picks = rng.integers(0, len(digits), BLOCK_ROWS)
+    picks = rng.integers(0, len(digits), block_rows)
     warped = deform(digits[picks] * (255.0 / max(float(digits.max()), 1e-12)), rng)
     return np.clip(np.rint(warped), 0, 255).astype(np.uint8), labels[picks]
 
 
 def write_scaled_libsvm(
-    digits: np.ndarray, labels: np.ndarray, rows: int, out: Path, *, seed: int = 0, value_scale: float = 255.0
+    digits: np.ndarray,
+    labels: np.ndarray,
+    rows: int,
+    out: Path,
+    *,
+    seed: int = 0,
+    value_scale: float = 255.0,
+    block_rows: int = BLOCK_ROWS,
 ) -> Path:
-    """Write `rows` deformed digits to `out` as libsvm; values are grey levels mapped to [0, value_scale]."""
+    """Write `rows` deformed digits to `out` as libsvm; values are grey levels mapped to [0, value_scale].
+
+    The same seed and block_rows give the same stream: any `rows` writes a prefix of it."""
     tokens = _token_table(value_scale)
     index_base = np.arange(SIDE * SIDE) * 256
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +98,8 @@ def write_scaled_libsvm(
     with open(partial, "w", encoding="ascii") as sink:
         written, block = 0, 0
         while written < rows:
-            grey, block_labels = make_block(digits, labels, block, seed)
-            take = min(BLOCK_ROWS, rows - written)
+            grey, block_labels = make_block(digits, labels, block, seed, block_rows)
+            take = min(block_rows, rows - written)
             lines = []
             for row, label in zip(grey[:take], block_labels[:take], strict=True):
                 nonzero = np.flatnonzero(row)
