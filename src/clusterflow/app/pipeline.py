@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from clusterflow.app import cleanup, endpoints, spark, training, validation
-from clusterflow.app.config import RunParameters, Settings
+from clusterflow.app.config import EndpointPolicy, RunParameters, Settings
 from clusterflow.app.faults import ConfigurationError, PollLimitExceeded
 from clusterflow.app.names import LATEST_KEY, projections_prefix, run_names, s3_uri
 from clusterflow.app.storage import now_iso, update_manifest, write_json
@@ -150,15 +150,18 @@ def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """`outcome` "succeeded": staging only; "failed": also every endpoint, config and model of the run."""
+    """After a failure: staging and every endpoint, config and model of the run. After success: staging,
+    and the endpoints too unless the policy is CREATE_ON_CONSTRUCT (the endpoint projection engine
+    creates the PCA endpoint for the Spark job only)."""
     failed = event.get("outcome") != "succeeded"
+    keep_endpoints = not failed and event.get("endpoint_policy") == EndpointPolicy.CREATE_ON_CONSTRUCT.value
     bucket = event.get("bucket") or settings.require("data_bucket")
     report = cleanup.cleanup_run(
         s3,
         sagemaker,
         bucket=bucket,
         run_id=event["run_id"],
-        delete_endpoints=failed,
+        delete_endpoints=not keep_endpoints,
         error=cleanup.error_message(event.get("error")) if failed else None,
     )
     return report.as_dict()

@@ -1,0 +1,22 @@
+"""ReaperFunction (schedule): deletes idle clusterflow endpoints, then configs and models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from clusterflow.app import reaper
+from clusterflow.app.config import settings
+from clusterflow.app.observability import logger, metrics, tracer
+
+settings()  # validate the environment once, at cold start
+SAGEMAKER = boto3.client("sagemaker")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return reaper.reap_idle_endpoints(SAGEMAKER, settings())
