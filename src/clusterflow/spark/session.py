@@ -21,7 +21,7 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.parquet.name = org.apache.parquet
 logger.parquet.level = error
-# A failed task's stack trace reaches the caller inside the exception; logging it too only floods the terminal.
+# A failed task's stack trace reaches the caller inside the exception; logging it too floods the terminal.
 logger.executor.name = org.apache.spark.executor.Executor
 logger.executor.level = off
 logger.tasksets.name = org.apache.spark.scheduler.TaskSetManager

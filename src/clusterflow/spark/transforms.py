@@ -152,20 +152,21 @@ def project_with_endpoint(
     return dense.mapInArrow(project_batches, PROJECTED_SCHEMA)
 
 
-def _write_batches(handle: BinaryIO, batches: Iterator[pa.RecordBatch], column: str) -> int:
+def _recordio_writer() -> Callable[[BinaryIO, np.ndarray, np.ndarray], None]:
+    """Resolved on the driver and shipped in the closure that runs on the executors."""
     from clusterflow.formats.recordio import encode_dense_rows, write_recordio
 
-    rows = 0
-    for batch in batches:
-        write_recordio(handle, encode_dense_rows(batch_matrix(batch, column), batch_labels(batch)))
-        rows += batch.num_rows
-    return rows
+    def write_rows(handle: BinaryIO, matrix: np.ndarray, labels: np.ndarray) -> None:
+        write_recordio(handle, encode_dense_rows(matrix, labels))
+
+    return write_rows
 
 
 def to_recordio_partitions(rows: DataFrame, column: str, output_uri: str) -> DataFrame:
     """Each non-empty partition writes `<output_uri>/part-NNNNN.pbr` (NNNNN = partition index) and
     reports `(shard, rows)`; `column` (array<float>) goes under features["values"], the label under
     label["values"]."""
+    write_rows = _recordio_writer()
 
     def write_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         remaining = _non_empty(batches)
@@ -178,7 +179,9 @@ def to_recordio_partitions(rows: DataFrame, column: str, output_uri: str) -> Dat
 
         def fill(handle: BinaryIO) -> None:
             nonlocal written
-            written = _write_batches(handle, chain([first], remaining), column)
+            for batch in chain([first], remaining):
+                write_rows(handle, batch_matrix(batch, column), batch_labels(batch))
+                written += batch.num_rows
 
         write_shard(output_uri, name, fill)
         yield pa.RecordBatch.from_pydict({"shard": [name], "rows": [written]})
