@@ -171,8 +171,10 @@ def weighted_lloyd(
     """Phase 2: best of local_lloyd_num_trials weighted Lloyd runs; returns (centroids, weighted loss)."""
     keep = weights > 0
     points, weights = points[keep], weights[keep]
-    if points.shape[0] <= params.k:
-        raise DataFormatError(f"only {points.shape[0]} distinct streaming centres for k={params.k}")
+    if points.shape[0] < params.k:
+        raise DataFormatError(f"only {points.shape[0]} streaming centres received data, fewer than k={params.k}")
+    if points.shape[0] == params.k:
+        return points.copy(), 0.0
     best: tuple[F64, float] | None = None
     for _ in range(params.local_lloyd_num_trials):
         if params.local_lloyd_init_method == "kmeans++":
