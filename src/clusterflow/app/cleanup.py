@@ -18,7 +18,7 @@ from clusterflow.app.endpoints import (
     remaining_endpoint_resources,
 )
 from clusterflow.app.faults import ResourceNotReady, call_aws
-from clusterflow.app.names import run_names, staging_prefix
+from clusterflow.app.names import DEFAULT_PREFIX, run_names, staging_prefix
 from clusterflow.app.storage import count_prefix, delete_prefix, now_iso, update_manifest
 
 
@@ -34,9 +34,9 @@ class CleanupReport:
         return asdict(self)
 
 
-def stop_training_jobs(sagemaker: Any, run_id: str) -> list[str]:
+def stop_training_jobs(sagemaker: Any, run_id: str, prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Stop the run's training jobs that are still in progress (they bill until they end)."""
-    names = run_names(run_id)
+    names = run_names(run_id, prefix)
     stopped = []
     for job_name in (names.pca_training_job, names.kmeans_training_job):
         try:
@@ -67,16 +67,19 @@ def cleanup_run(
     run_id: str,
     delete_endpoints: bool = True,
     error: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
 ) -> CleanupReport:
     """Delete the run's staging data and (unless kept) its endpoints, configs and models."""
     report = CleanupReport(run_id=run_id)
-    names = run_names(run_id)
+    names = run_names(run_id, prefix)
     if delete_endpoints:
-        report.stopped = stop_training_jobs(sagemaker, run_id)
+        report.stopped = stop_training_jobs(sagemaker, run_id, prefix)
         for algorithm in ("pca", "kmeans"):
             report.deleted += delete_endpoint_resources(sagemaker, endpoint_names(names, algorithm))
     report.staging_objects_deleted = delete_prefix(s3, bucket, staging_prefix(run_id))
-    report.leaked = leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id, endpoints=delete_endpoints)
+    report.leaked = leaked_resources(
+        s3, sagemaker, bucket=bucket, run_id=run_id, endpoints=delete_endpoints, prefix=prefix
+    )
     changes: dict[str, Any] = {"cleanup": report.as_dict() | {"at": now_iso()}}
     if error is not None:
         changes |= {"status": "FAILED", "error": error, "finished_at": now_iso()}
@@ -88,9 +91,10 @@ def cleanup_run(
 
 
 def leaked_resources(
-    s3: Any, sagemaker: Any, *, bucket: str, run_id: str, endpoints: bool = True
+    s3: Any, sagemaker: Any, *, bucket: str, run_id: str, endpoints: bool = True, prefix: str = DEFAULT_PREFIX
 ) -> list[str]:
-    names = run_names(run_id)
+    """Endpoints, configs and models of the run that still exist, and staging objects left."""
+    names = run_names(run_id, prefix)
     leaked = []
     if endpoints:
         for algorithm in ("pca", "kmeans"):

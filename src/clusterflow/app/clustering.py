@@ -206,7 +206,7 @@ def cluster_with_artifacts(
 def _ensure_endpoint(
     clients: Clients, run_id: str, manifest: dict[str, Any], algorithm: Any, settings: Settings
 ) -> str:
-    names = endpoints.endpoint_names(run_names(run_id), algorithm)
+    names = endpoints.endpoint_names(run_names(run_id, settings.resource_prefix), algorithm)
     status = endpoints.endpoint_status(clients.sagemaker, names.endpoint)
     if status == "InService":
         return names.endpoint

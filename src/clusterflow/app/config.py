@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clusterflow.app.faults import ConfigurationError
+from clusterflow.app.names import DEFAULT_PREFIX, PREFIX_MAX, PREFIX_PATTERN
 
 
 class EndpointPolicy(StrEnum):
@@ -44,6 +45,9 @@ class Settings(BaseModel):
     spark_script_uri: str = Field("", alias="SPARK_SCRIPT_URI")
     spark_py_files_uri: str = Field("", alias="SPARK_PY_FILES_URI")
     stack_name: str = Field("clusterflow", alias="STACK_NAME")
+    resource_prefix: str = Field(
+        DEFAULT_PREFIX, alias="RESOURCE_PREFIX", pattern=PREFIX_PATTERN, max_length=PREFIX_MAX
+    )
     region: str = Field("us-east-1", alias="AWS_REGION")
     k: int = Field(10, alias="K", gt=1)
     num_components: int = Field(50, alias="NUM_COMPONENTS", gt=0)

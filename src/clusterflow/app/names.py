@@ -17,6 +17,10 @@ _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # Longest suffix below ("kmeans-ep") plus separators: keeps every derived name within 63.
 _SUFFIX_ROOM = 10
+DEFAULT_PREFIX = "clusterflow"
+# The template's ResourcePrefix parameter has the same pattern; IAM policies match `<prefix>-*`.
+PREFIX_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+PREFIX_MAX = 20
 
 
 def _digest(text: str, length: int) -> str:
@@ -45,12 +49,16 @@ def is_valid_sagemaker_name(name: str) -> bool:
     return bool(_SAGEMAKER_NAME.match(name))
 
 
-def resource_base(run_id: str) -> str:
-    """`cf-<readable>-<hash>`: SageMaker-safe, leaves room for the suffixes in `RunNames`."""
+def resource_base(run_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """`<prefix>-<readable>-<hash>`: SageMaker-safe, leaves room for the suffixes in `RunNames`."""
+    if not re.match(PREFIX_PATTERN, prefix) or len(prefix) > PREFIX_MAX:
+        raise ValueError(
+            f"resource prefix {prefix!r} must match {PREFIX_PATTERN} and be at most {PREFIX_MAX} chars"
+        )
     digest = _digest(run_id, 10)
-    room = SAGEMAKER_NAME_MAX - _SUFFIX_ROOM - len("cf--") - len(digest)
+    room = SAGEMAKER_NAME_MAX - _SUFFIX_ROOM - len(prefix) - 2 - len(digest)
     readable = re.sub("-+", "-", _slug(run_id, "A-Za-z0-9"))[:room].strip("-")
-    return f"cf-{readable}-{digest}" if readable else f"cf-{digest}"
+    return f"{prefix}-{readable}-{digest}" if readable else f"{prefix}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,8 @@ class RunNames:
         return [value for key, value in self.as_dict().items() if key not in {"run_id"}]
 
 
-def run_names(run_id: str) -> RunNames:
-    base = resource_base(run_id)
+def run_names(run_id: str, prefix: str = DEFAULT_PREFIX) -> RunNames:
+    base = resource_base(run_id, prefix)
     return RunNames(
         run_id=run_id,
         pca_training_job=f"{base}-pca",

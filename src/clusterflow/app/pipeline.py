@@ -11,7 +11,7 @@ from typing import Any
 from clusterflow.app import cleanup, endpoints, spark, training, validation
 from clusterflow.app.config import EndpointPolicy, RunParameters, Settings
 from clusterflow.app.faults import ConfigurationError, PollLimitExceeded
-from clusterflow.app.names import LATEST_KEY, projections_prefix, run_names, s3_uri
+from clusterflow.app.names import LATEST_KEY, RunNames, projections_prefix, s3_uri
 from clusterflow.app.storage import now_iso, update_manifest, write_json
 
 ALGORITHMS = ("pca", "kmeans")
@@ -62,6 +62,7 @@ def start_training(sagemaker: Any, event: dict[str, Any], settings: Settings) ->
         role_arn=settings.require("sagemaker_role_arn"),
         region=settings.region,
         stack_name=settings.stack_name,
+        prefix=settings.resource_prefix,
     )
     name = training.start_training(sagemaker, request)
     return {"kind": "training", "algorithm": algorithm, "name": name, "attempt": 0, "done": False}
@@ -71,7 +72,7 @@ def deploy_endpoint(sagemaker: Any, event: dict[str, Any], settings: Settings) -
     run = event["run"]
     algorithm = _algorithm(event)
     params = _params(run)
-    names = endpoints.endpoint_names(run_names(run["run_id"]), algorithm)
+    names = endpoints.endpoint_names(RunNames(**run["names"]), algorithm)
     endpoints.create_endpoint(
         sagemaker,
         algorithm=algorithm,
@@ -115,7 +116,7 @@ def check_status(sagemaker: Any, glue: Any, emr: Any, event: dict[str, Any]) -> 
 def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
     """Write the manifest of a successful run and point `runs/latest.json` at it."""
     run, jobs = event["run"], event["jobs"]
-    names = run_names(run["run_id"])
+    names = RunNames(**run["names"])
     endpoints_created = [
         job["name"]
         for job in (jobs.get("pca_endpoint"), jobs.get("kmeans_endpoint"))
@@ -163,5 +164,6 @@ def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings)
         run_id=event["run_id"],
         delete_endpoints=not keep_endpoints,
         error=cleanup.error_message(event.get("error")) if failed else None,
+        prefix=settings.resource_prefix,
     )
     return report.as_dict()

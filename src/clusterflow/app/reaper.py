@@ -59,9 +59,12 @@ def reap_idle_endpoints(sagemaker: Any, settings: Settings, now: datetime | None
     deleted: list[str] = []
     kept: list[str] = []
     paginator = sagemaker.get_paginator("list_endpoints")
-    for page in call_aws("sagemaker", lambda: list(paginator.paginate())):
+    prefix = f"{settings.resource_prefix}-"
+    for page in call_aws("sagemaker", lambda: list(paginator.paginate(NameContains=prefix))):
         for endpoint in page.get("Endpoints", []):
             name = endpoint["EndpointName"]
+            if not name.startswith(prefix):
+                continue
             tags = _tags(sagemaker, endpoint["EndpointArn"])
             if tags.get(STACK_TAG) != settings.stack_name:
                 continue

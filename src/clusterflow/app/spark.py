@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from clusterflow.app.config import ProjectionEngine, RunParameters, Settings, SparkEngine
 from clusterflow.app.faults import SparkJobFailed, call_aws
-from clusterflow.app.names import projections_prefix, run_names, s3_uri
+from clusterflow.app.names import projections_prefix, s3_uri
 from clusterflow.app.tags import tag_map
 from clusterflow.app.training import channel_prefix
 
@@ -49,7 +49,7 @@ def job_arguments(
         "--projection_engine": params.projection_engine.value,
     }
     if params.projection_engine is ProjectionEngine.ENDPOINT:
-        arguments |= {"--pca_endpoint_name": run_names(run_id).pca_endpoint, "--region": region}
+        arguments |= {"--pca_endpoint_name": run["names"]["pca_endpoint"], "--region": region}
     return arguments
 
 
@@ -67,8 +67,7 @@ def start_spark_job(
     arguments = job_arguments(
         mode=mode, run=run, params=params, region=settings.region, pca_model_uri=pca_model_uri
     )
-    names = run_names(run["run_id"])
-    job_name = names.prepare_job_run if mode == "prepare" else names.project_job_run
+    job_name = run["names"]["prepare_job_run" if mode == "prepare" else "project_job_run"]
     if params.spark_engine is SparkEngine.GLUE:
         glue_job = settings.require("glue_job_name")
         started = call_aws("glue", lambda: glue.start_job_run(JobName=glue_job, Arguments=arguments))

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from clusterflow.app.config import RunParameters
 from clusterflow.app.faults import TrainingJobFailed, call_aws, error_code
 from clusterflow.app.images import Algorithm, image_uri
-from clusterflow.app.names import models_prefix, run_names, s3_uri, staging_prefix
+from clusterflow.app.names import DEFAULT_PREFIX, models_prefix, run_names, s3_uri, staging_prefix
 from clusterflow.app.tags import resource_tags
 
 RECORDIO_PROTOBUF = "application/x-recordio-protobuf"
@@ -43,8 +43,8 @@ def hyperparameters(algorithm: Algorithm, params: RunParameters) -> dict[str, st
     return {name: str(value) for name, value in values.items()}
 
 
-def training_job_name(run_id: str, algorithm: Algorithm) -> str:
-    names = run_names(run_id)
+def training_job_name(run_id: str, algorithm: Algorithm, prefix: str = DEFAULT_PREFIX) -> str:
+    names = run_names(run_id, prefix)
     return names.pca_training_job if algorithm == "pca" else names.kmeans_training_job
 
 
@@ -61,11 +61,12 @@ def training_request(
     role_arn: str,
     region: str,
     stack_name: str,
+    prefix: str = DEFAULT_PREFIX,
 ) -> dict[str, Any]:
     """The CreateTrainingJob request, exactly as REFERENCE section 6 lists it."""
     instance_type = params.pca_instance_type if algorithm == "pca" else params.kmeans_instance_type
     return {
-        "TrainingJobName": training_job_name(run_id, algorithm),
+        "TrainingJobName": training_job_name(run_id, algorithm, prefix),
         "RoleArn": role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": image_uri(algorithm, region),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from typing import IO, Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
@@ -66,7 +66,7 @@ class _Peekable(io.RawIOBase):
         return len(chunk)
 
 
-def open_libsvm_stream(body: Any, key: str) -> IO[bytes]:
+def open_libsvm_stream(body: Any, key: str) -> BinaryIO:
     """Binary stream of the libsvm text, decompressing gzip; refuses a `.gz` that is not one."""
     head = body.read(2)
     raw = io.BufferedReader(_Peekable(body, head), buffer_size=1 << 20)
@@ -75,7 +75,7 @@ def open_libsvm_stream(body: Any, key: str) -> IO[bytes]:
         raise InputRejected(f"{key}: not a gzip file (the name ends in .gz but the content is not gzip)")
     if is_gzip:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
+    return raw  # type: ignore[return-value]
 
 
 def inspect_object(
@@ -150,7 +150,7 @@ def validate_input(
         "rows": found["rows"],
         "bytes": found["bytes"],
         "parameters": params.model_dump(mode="json"),
-        "names": run_names(run_id).as_dict(),
+        "names": run_names(run_id, settings.resource_prefix).as_dict(),
     }
     update_manifest(
         s3,
