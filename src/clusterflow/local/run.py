@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from clusterflow.errors import ClusterflowError, DataFormatError
+from clusterflow.errors import ClusterflowError, DataFormatError, RequestError
 from clusterflow.local.report import (
     RunMetrics,
     clustering_scores,
@@ -50,6 +50,9 @@ CLUSTER_BATCH = 100
 EXECUTION_START_TIMEOUT_S = 60.0
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 PROGRESS_AFTER_S = 2.0
+FEATURE_DIM = 784
+ENDPOINT_RETRY_S = 1.0
+ENDPOINT_WAIT_S = 120.0
 
 
 @dataclass
@@ -81,6 +84,7 @@ class RunOutcome:
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
     clusters: np.ndarray | None = None
+    bucket_keys: list[str] = field(default_factory=list)
 
 
 class _Console:
@@ -146,70 +150,63 @@ def _output_to_log(log_path: Path) -> Iterator[_Console]:
 
 
 class _Progress:
-    """Prints each state once as it completes; a tqdm bar (elapsed seconds) while one runs long."""
+    """A line per state the first time it completes; later rounds of a poll loop only move the bar.
+
+    The tqdm bar (state name, round, elapsed time) shows while nothing has completed for a while.
+    """
 
     def __init__(self, console: _Console) -> None:
         self.console = console
-        self.reported = 0
+        self.handled: set[int] = set()
+        self.names_done: set[str] = set()
+        self.last_line_at = time.monotonic()
         self.bar: Any = None
-        self.bar_state: str | None = None
 
     def update(self, events: list[Mapping[str, Any]], finished: bool) -> None:
         visits = state_visits(events)
-        done = visits if finished else visits[:-1]
-        for visit in done[self.reported :]:
+        for index, visit in enumerate(visits):
+            if index in self.handled or not (visit.exited or finished):
+                continue
+            self.handled.add(index)
+            if visit.name in self.names_done and not visit.failed:
+                continue
+            self.names_done.add(visit.name)
             self._close_bar()
             seconds = (visit.left - visit.entered).total_seconds() if visit.left else 0.0
             mark = "FAILED" if visit.failed else "ok"
-            self.console.line(f"  {visit.name:<32} {seconds:7.1f} s  {mark}")
-        self.reported = max(self.reported, len(done))
+            self.console.line(f"  {visit.name:<44} {seconds:7.1f} s  {mark}")
+            self.last_line_at = time.monotonic()
         if finished:
             self._close_bar()
             return
-        if visits and len(visits) > self.reported:
-            self._tick(visits[-1].name, time.time() - visits[-1].entered.timestamp())
+        running = [visit for index, visit in enumerate(visits) if index not in self.handled]
+        if running and time.monotonic() - self.last_line_at >= PROGRESS_AFTER_S:
+            name = running[-1].name
+            rounds = sum(1 for visit in visits if visit.name == name)
+            self._show(f"  {name}" + (f" (round {rounds})" if rounds > 1 else ""))
 
-    def _tick(self, state: str, elapsed: float) -> None:
-        if elapsed < PROGRESS_AFTER_S:
-            return
-        if self.bar is None or self.bar_state != state:
+    def _show(self, description: str) -> None:
+        if self.bar is None:
             from tqdm import tqdm
 
-            self._close_bar()
-            self.bar = tqdm(
-                desc=f"  {state}",
-                unit="s",
-                file=self.console.out,
-                bar_format="{desc} {elapsed} elapsed",
-                leave=False,
-            )
-            self.bar_state = state
-        self.bar.refresh()
+            self.bar = tqdm(file=self.console.out, bar_format="{desc} [{elapsed}]", leave=False)
+        self.bar.set_description_str(description, refresh=True)
 
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-            self.bar_state = None
 
 
 # --- the steps of a run -------------------------------------------------------------------------
 
 
 def _read_eval_set(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of the set to cluster, parsed strictly (DataFormatError names file and line)."""
     from clusterflow.formats.libsvm import read_libsvm
 
-    labels, features = _as_labels_features(read_libsvm(path, num_features=784))
-    return features, labels
-
-
-def _as_labels_features(parsed: Any) -> tuple[np.ndarray, np.ndarray]:
-    """read_libsvm answers (labels, X) or (X, labels); the 784-wide array is the features."""
-    first, second = parsed[0], parsed[1]
-    first_arr, second_arr = np.asarray(first), np.asarray(second)
-    if first_arr.ndim == 2:
-        return second_arr.astype(np.int64), first_arr.astype(np.float32)
-    return first_arr.astype(np.int64), second_arr.astype(np.float32)
+    labels, features = read_libsvm(path, num_features=FEATURE_DIM)
+    return features.astype(np.float32), labels.astype(np.int64)
 
 
 def _count_records(path: Path) -> int:
@@ -225,12 +222,14 @@ def _count_records(path: Path) -> int:
         return 0
 
 
-def _find_execution(sfn: Any, state_machine_arn: str, timeout_s: float) -> str | None:
+def _find_execution(sfn: Any, state_machine_arn: str, before: set[str], timeout_s: float) -> str | None:
+    """The execution the upload's trigger started: the one that was not there before."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
-        if executions:
-            return str(executions[0]["executionArn"])
+        new = [e["executionArn"] for e in executions if e["executionArn"] not in before]
+        if new:
+            return str(new[0])
         time.sleep(0.2)
     return None
 
@@ -309,13 +308,23 @@ def cluster_through_lambda(
     distances: list[float] = []
     for start in range(0, len(images), CLUSTER_BATCH):
         batch = images[start : start + CLUSTER_BATCH]
-        event = function_url_event({"instances": [row.tolist() for row in batch]})
-        answer = lambda_client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
-        payload = json.loads(answer["Payload"].read() or b"null")
-        predictions = _predictions(payload, answer.get("FunctionError"))
+        event = function_url_event({"instances": [{"pixels": row.tolist()} for row in batch]})
+        predictions = _invoke_until_served(lambda_client, function_name, event)
         clusters.extend(int(item["closest_cluster"]) for item in predictions)
         distances.extend(float(item["distance_to_cluster"]) for item in predictions)
     return np.asarray(clusters, dtype=np.int64), np.asarray(distances, dtype=np.float64)
+
+
+def _invoke_until_served(lambda_client: Any, function_name: str, event: Mapping[str, Any]) -> list[Any]:
+    """A 503 means the endpoint the Lambda needs is still being created: ask again shortly."""
+    deadline = time.monotonic() + ENDPOINT_WAIT_S
+    while True:
+        answer = lambda_client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        payload = json.loads(answer["Payload"].read() or b"null")
+        if isinstance(payload, Mapping) and payload.get("statusCode") == 503 and time.monotonic() < deadline:
+            time.sleep(ENDPOINT_RETRY_S)
+            continue
+        return _predictions(payload, answer.get("FunctionError"))
 
 
 def function_url_event(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -355,17 +364,17 @@ def _cleanup(run_id: str, cloud: Any) -> None:
         cleanup.cleanup_run(s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id)
 
 
-def _execution_input_overrides(options: RunOptions) -> dict[str, str]:
-    """The run's parameters reach the trigger as the environment the template gives it."""
+def _parameter_overrides(options: RunOptions) -> dict[str, str]:
+    """The run's parameters reach the trigger through the template's parameters, as on AWS."""
     overrides = {
         "K": str(options.k),
-        "NUM_COMPONENTS": str(options.components),
-        "POLL_SECONDS": str(options.poll_seconds),
+        "NumComponents": str(options.components),
+        "PollSeconds": str(options.poll_seconds),
     }
     if options.endpoint_policy:
-        overrides["ENDPOINT_POLICY"] = options.endpoint_policy
+        overrides["EndpointPolicy"] = options.endpoint_policy
     if options.projection_engine:
-        overrides["PROJECTION_ENGINE"] = options.projection_engine
+        overrides["ProjectionEngine"] = options.projection_engine
     return overrides
 
 
@@ -373,17 +382,26 @@ def _default_template() -> Path:
     return Path(__file__).resolve().parents[3] / "template.yaml"
 
 
-def _start_cloud(options: RunOptions, log_path: Path) -> Any:
+def start_cloud(options: RunOptions) -> Any:
+    """The LocalCloud a run uses (not started): the template, the run's parameters, faults, engines."""
     from clusterflow.local.cloud import LocalCloud
+    from clusterflow.local.lambdas import FaultPlan
 
     return LocalCloud(
-        template=options.template or _default_template(),
+        options.template or _default_template(),
         stack_name=STACK_NAME,
         engines=options.engines,
-        fail_at=set(options.fail_at),
-        environment_overrides=_execution_input_overrides(options),
-        log_path=log_path,
+        faults=FaultPlan(fail_at=frozenset(options.fail_at)),
+        parameter_overrides=_parameter_overrides(options),
+        log_path=options.out_dir / LOG_FILE,
     )
+
+
+def flatten_resources(found: Mapping[str, list[str]] | list[str]) -> list[str]:
+    """`list_resources_of_run` answers {kind: [names]}; the report lists `kind/name`."""
+    if isinstance(found, Mapping):
+        return [f"{kind}/{name}" for kind, names in found.items() for name in names]
+    return list(found)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -404,7 +422,8 @@ def _load_eval_set(options: RunOptions) -> _Eval | None:
     return _Eval("test", images, labels)
 
 
-def run_local(options: RunOptions) -> RunOutcome:
+def run_local(options: RunOptions, cloud: Any = None) -> RunOutcome:
+    """The whole run, in a cloud of its own unless a started `LocalCloud` is given (to inspect after)."""
     started = time.monotonic()
     for path in (options.train, options.test):
         if path is not None and not path.is_file():
@@ -417,71 +436,95 @@ def run_local(options: RunOptions) -> RunOutcome:
             f"clusterflow local run: {options.train} (k={options.k}, components={options.components})"
         )
         console.line(f"  logs of the local cloud: {log_path}")
-        outcome = _run_in_cloud(options, evaluation, console)
+        if cloud is None:
+            with start_cloud(options) as own_cloud:
+                outcome = _run_in_cloud(options, own_cloud, evaluation, console)
+        else:
+            outcome = _run_in_cloud(options, cloud, evaluation, console)
         outcome.metrics.wall_seconds = round(time.monotonic() - started, 2)
         write_report(options.out_dir, outcome.metrics, outcome.images, outcome.labels, outcome.clusters)
         _summarise(console, outcome, options.out_dir)
     return outcome
 
 
-def _run_in_cloud(options: RunOptions, evaluation: _Eval | None, console: _Console) -> RunOutcome:
+def _upload(options: RunOptions, cloud: Any) -> str:
+    s3 = cloud.client("s3")
+    if options.test is not None:
+        s3.upload_file(str(options.test), cloud.data_bucket, TEST_SET_PREFIX + options.test.name)
+    incoming_key = "incoming/" + options.train.name
+    s3.upload_file(str(options.train), cloud.data_bucket, incoming_key)
+    return incoming_key
+
+
+def _run_in_cloud(options: RunOptions, cloud: Any, evaluation: _Eval | None, console: _Console) -> RunOutcome:
     metrics = RunMetrics(
         execution_status="NOT_STARTED", run_id=None, k=options.k, num_components=options.components
     )
-    with _start_cloud(options, options.out_dir / LOG_FILE) as cloud:
-        s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
-        bucket = cloud.data_bucket
-        if options.test is not None:
-            s3.upload_file(str(options.test), bucket, TEST_SET_PREFIX + options.test.name)
-        incoming_key = "incoming/" + options.train.name
-        s3.upload_file(str(options.train), bucket, incoming_key)
-        execution_arn = _find_execution(sfn, cloud.state_machine_arn, EXECUTION_START_TIMEOUT_S)
-        if execution_arn is None:
-            metrics.execution_status = "NOT_STARTED"
-            metrics.error = (
-                f"no execution started for s3://{bucket}/{incoming_key} (is the key a .libsvm file?)"
-            )
-            return RunOutcome(1, metrics, metrics.error)
-        run_id = execution_arn.rsplit(":", 1)[-1]
-        metrics.run_id = run_id
-        console.line(f"  execution {run_id}")
+    sfn = cloud.client("stepfunctions")
+    before = {
+        e["executionArn"] for e in sfn.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"]
+    }
+    incoming_key = _upload(options, cloud)
+    execution_arn = _find_execution(sfn, cloud.state_machine_arn, before, EXECUTION_START_TIMEOUT_S)
+    if execution_arn is None:
+        metrics.error = f"no execution started for s3://{cloud.data_bucket}/{incoming_key}"
+        return RunOutcome(1, metrics, metrics.error)
+    run_id = execution_arn.rsplit(":", 1)[-1]
+    metrics.run_id = run_id
+    console.line(f"  execution {run_id}")
+    outcome = RunOutcome(0, metrics, "", run_id=run_id)
+    try:
         status, events = _follow_execution(sfn, execution_arn, _Progress(console), options.timeout_s)
         metrics.execution_status = status
         metrics.states = state_timings(state_visits(events))
-        return _finish(options, cloud, metrics, events, incoming_key, evaluation, console)
+        metrics.training_jobs_started = _training_jobs_started(cloud.client("sagemaker"), run_id)
+        _judge(options, cloud, outcome, events, incoming_key, evaluation, console)
+    finally:
+        outcome.pipeline_leftovers = flatten_resources(cloud.list_resources_of_run(run_id))
+        if options.final_cleanup:
+            _cleanup(run_id, cloud)
+        metrics.leaked_resources = flatten_resources(cloud.list_resources_of_run(run_id))
+        outcome.bucket_keys = _bucket_keys(cloud.client("s3"), cloud.data_bucket)
+    if metrics.leaked_resources and outcome.exit_code == 0:
+        outcome.exit_code, outcome.message = (
+            1,
+            f"resources left behind: {', '.join(metrics.leaked_resources)}",
+        )
+    return outcome
 
 
-def _finish(
+def _bucket_keys(s3: Any, bucket: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [str(item["Key"]) for page in pages for item in page.get("Contents", [])]
+
+
+def _judge(
     options: RunOptions,
     cloud: Any,
-    metrics: RunMetrics,
+    outcome: RunOutcome,
     events: list[Any],
     incoming_key: str,
     evaluation: _Eval | None,
     console: _Console,
-) -> RunOutcome:
-    s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
-    run_id = str(metrics.run_id)
-    metrics.training_jobs_started = _training_jobs_started(sagemaker, run_id)
-    failure = execution_failure(events)
-    reason = _rejection_reason(s3, cloud.data_bucket, incoming_key)
-    outcome = RunOutcome(0, metrics, "", run_id=run_id)
+) -> None:
+    """Refused (2), failed (1) or succeeded: then the models are copied and the set is clustered."""
+    metrics = outcome.metrics
+    reason = _rejection_reason(cloud.client("s3"), cloud.data_bucket, incoming_key)
     if reason is not None:
         metrics.error = reason
         outcome.exit_code, outcome.message = 2, reason
-    elif metrics.execution_status != "SUCCEEDED":
+        return
+    if metrics.execution_status != "SUCCEEDED":
+        failure = execution_failure(events)
         metrics.error = failure.describe() if failure else f"execution ended {metrics.execution_status}"
         outcome.exit_code, outcome.message = 1, metrics.error
-    else:
-        metrics.n_train = _count_records(options.train)
+        return
+    metrics.n_train = _count_records(options.train)
+    try:
         _evaluate(options, cloud, metrics, evaluation, console, outcome)
-    outcome.pipeline_leftovers = list(cloud.list_resources_of_run(run_id))
-    if options.final_cleanup:
-        _cleanup(run_id, cloud)
-    metrics.leaked_resources = list(cloud.list_resources_of_run(run_id))
-    if metrics.leaked_resources and outcome.exit_code == 0:
-        outcome.exit_code, outcome.message = 1, f"resources left behind: {metrics.leaked_resources}"
-    return outcome
+    except ClusterflowError as exc:
+        metrics.error = f"clustering the evaluation set failed: {exc}"
+        outcome.exit_code, outcome.message = 1, metrics.error
 
 
 def _evaluate(
@@ -566,7 +609,7 @@ def cleanup_by_run_id(
 # --- `clusterflow cluster --model-dir` ---------------------------------------------------------------
 
 
-def _pixels_from_csv(path: Path) -> np.ndarray:
+def _pixels_from_csv(path: Path) -> list[list[float]]:
     rows = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -575,33 +618,55 @@ def _pixels_from_csv(path: Path) -> np.ndarray:
             values = [float(cell) for cell in line.split(",")]
         except ValueError as exc:
             raise DataFormatError(f"not a number ({exc})", source=str(path), line=number) from None
-        if len(values) != 784:
-            raise DataFormatError(f"{len(values)} values, expected 784 pixels", source=str(path), line=number)
+        if len(values) != FEATURE_DIM:
+            raise DataFormatError(
+                f"{len(values)} values, expected {FEATURE_DIM} pixels", source=str(path), line=number
+            )
         rows.append(values)
     if not rows:
         raise DataFormatError("no pixel rows", source=str(path))
-    return np.asarray(rows, dtype=np.float32)
+    return rows
 
 
 def cluster_files(model_dir: Path, *, png: Path | None = None, pixels: Path | None = None) -> list[str]:
-    """One line per image: `<image> cluster <c> distance <d>` with the run's models in `model_dir`."""
-    import importlib
+    """One line per image, `<image>: cluster <c> distance <d>`, with the models a run left in `model_dir`.
 
-    clustering: Any = importlib.import_module("clusterflow.app.clustering")
-    models = clustering.load_models_from_dir(model_dir)
+    The request goes through the clustering Lambda's own parsing and artifact-mode code.
+    """
+    from clusterflow.app import clustering
+    from clusterflow.app.config import settings_from
+    from clusterflow.artifacts.model import load_kmeans_model, load_pca_model
+
+    paths = {name: model_dir / name / "model.tar.gz" for name in ("pca", "kmeans")}
+    for path in paths.values():
+        if not path.is_file():
+            raise ClusterflowError(f"{path}: not found (is {model_dir} the --out of a local run?)")
+    models = (load_pca_model(paths["pca"]), load_kmeans_model(paths["kmeans"]))
+    clients = clustering.Clients(s3=None, sagemaker=None, runtime=None, models={model_dir.name: models})
     if png is not None:
-        requests = [(png.name, {"image_base64": base64.b64encode(png.read_bytes()).decode("ascii")})]
+        names = [png.name]
+        body: dict[str, Any] = {"image_base64": base64.b64encode(png.read_bytes()).decode("ascii")}
+        batches = [(names, body)]
     else:
         assert pixels is not None
-        requests = [
-            (f"row {i + 1}", {"pixels": row.tolist()}) for i, row in enumerate(_pixels_from_csv(pixels))
-        ]
-    lines = []
-    for label, body in requests:
-        answer = clustering.cluster_request(body, models)
-        for prediction in answer["predictions"]:
-            lines.append(
-                f"{label}: cluster {int(prediction['closest_cluster'])} "
-                f"distance {float(prediction['distance_to_cluster']):.3f}"
+        rows = _pixels_from_csv(pixels)
+        batches = [
+            (
+                [f"{pixels.name} row {i + 1}" for i in range(start, min(start + CLUSTER_BATCH, len(rows)))],
+                {"instances": [{"pixels": row} for row in rows[start : start + CLUSTER_BATCH]]},
             )
+            for start in range(0, len(rows), CLUSTER_BATCH)
+        ]
+    settings = settings_from({})
+    lines = []
+    for names, request in batches:
+        try:
+            images = clustering.parse_request(function_url_event(request), settings)
+        except RequestError as exc:
+            raise ClusterflowError(f"{png or pixels}: {exc}") from None
+        closest, distance = clustering.cluster_with_artifacts(clients, model_dir.name, {}, images)
+        lines += [
+            f"{name}: cluster {int(c)} distance {float(d):.3f}"
+            for name, c, d in zip(names, closest, distance, strict=True)
+        ]
     return lines
