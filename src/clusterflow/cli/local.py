@@ -110,15 +110,28 @@ def cluster_command(ctx: click.Context, model_dir: Path, png: Path | None, pixel
 )
 @click.option("--endpoint-url", default=None, help="e.g. the URL `clusterflow local up` printed.")
 @click.option("--region", default=None)
+@click.option(
+    "--resource-prefix",
+    default="clusterflow",
+    show_default=True,
+    help="The stack's ResourcePrefix parameter.",
+)
 @click.pass_context
 def cleanup_command(
-    ctx: click.Context, run_id: str, bucket: str | None, endpoint_url: str | None, region: str | None
+    ctx: click.Context,
+    run_id: str,
+    bucket: str | None,
+    endpoint_url: str | None,
+    region: str | None,
+    resource_prefix: str,
 ) -> None:
     """Delete what a run left (endpoints, configs, models, staging data), then list what remains."""
     from clusterflow.local.run import cleanup_by_run_id
 
     try:
-        leaked = cleanup_by_run_id(run_id, bucket=bucket, endpoint_url=endpoint_url, region=region)
+        leaked = cleanup_by_run_id(
+            run_id, bucket=bucket, endpoint_url=endpoint_url, region=region, prefix=resource_prefix
+        )
     except ClusterflowError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(2)

@@ -46,6 +46,7 @@ LOG_FILE = "local-cloud.log"
 STACK_NAME = "clusterflow-local"
 TEST_SET_PREFIX = "local-run/eval/"
 CLUSTER_FUNCTION = "ClusterFunction"
+CLEANUP_FUNCTION = "CleanupFunction"
 CLUSTER_BATCH = 100
 EXECUTION_START_TIMEOUT_S = 60.0
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -264,10 +265,17 @@ def _rejection_reason(s3: Any, bucket: str, incoming_key: str) -> str | None:
     return str(body.decode("utf-8", "replace")).strip()
 
 
-def _training_jobs_started(sagemaker: Any, run_id: str) -> int:
+def resource_prefix(cloud: Any) -> str:
+    """The stack's ResourcePrefix as the deployed functions see it (every SageMaker name starts with it)."""
+    from clusterflow.app.names import DEFAULT_PREFIX
+
+    return str(cloud.deployment.function(CLEANUP_FUNCTION).environment.get("RESOURCE_PREFIX", DEFAULT_PREFIX))
+
+
+def _training_jobs_started(sagemaker: Any, run_id: str, prefix: str) -> int:
     from clusterflow.app.names import resource_base
 
-    base = resource_base(run_id)
+    base = resource_base(run_id, prefix)
     pages = sagemaker.get_paginator("list_training_jobs").paginate()
     return sum(
         1 for page in pages for job in page["TrainingJobSummaries"] if job["TrainingJobName"].startswith(base)
@@ -285,11 +293,11 @@ def _final_metric(sagemaker: Any, job_name: str, metric: str) -> float | None:
     return None
 
 
-def _copy_models(s3: Any, bucket: str, run_id: str, out_dir: Path) -> dict[str, Path]:
+def _copy_models(s3: Any, bucket: str, run_id: str, prefix: str, out_dir: Path) -> dict[str, Path]:
     """The two model.tar.gz exactly as the training jobs left them."""
     from clusterflow.app.names import models_prefix, run_names
 
-    names = run_names(run_id)
+    names = run_names(run_id, prefix)
     copied = {}
     for algorithm, job in (("pca", names.pca_training_job), ("kmeans", names.kmeans_training_job)):
         key = f"{models_prefix(run_id)}{job}/output/model.tar.gz"
@@ -361,7 +369,9 @@ def _cleanup(run_id: str, cloud: Any) -> None:
 
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
     with contextlib.suppress(ClusterflowError):
-        cleanup.cleanup_run(s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id)
+        cleanup.cleanup_run(
+            s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id, prefix=resource_prefix(cloud)
+        )
 
 
 def _parameter_overrides(options: RunOptions) -> dict[str, str]:
@@ -477,7 +487,9 @@ def _run_in_cloud(options: RunOptions, cloud: Any, evaluation: _Eval | None, con
         status, events = _follow_execution(sfn, execution_arn, _Progress(console), options.timeout_s)
         metrics.execution_status = status
         metrics.states = state_timings(state_visits(events))
-        metrics.training_jobs_started = _training_jobs_started(cloud.client("sagemaker"), run_id)
+        metrics.training_jobs_started = _training_jobs_started(
+            cloud.client("sagemaker"), run_id, resource_prefix(cloud)
+        )
         _judge(options, cloud, outcome, events, incoming_key, evaluation, console)
     finally:
         outcome.pipeline_leftovers = flatten_resources(cloud.list_resources_of_run(run_id))
@@ -538,9 +550,9 @@ def _evaluate(
     from clusterflow.app.names import run_names
 
     run_id = str(metrics.run_id)
-    _copy_models(cloud.client("s3"), cloud.data_bucket, run_id, options.out_dir)
+    _copy_models(cloud.client("s3"), cloud.data_bucket, run_id, resource_prefix(cloud), options.out_dir)
     metrics.train_msd = _final_metric(
-        cloud.client("sagemaker"), run_names(run_id).kmeans_training_job, "train:msd"
+        cloud.client("sagemaker"), run_names(run_id, resource_prefix(cloud)).kmeans_training_job, "train:msd"
     )
     if evaluation is None:
         images, labels = _read_eval_set(options.train)
@@ -590,7 +602,12 @@ def _find_run_bucket(s3: Any, run_id: str) -> str:
 
 
 def cleanup_by_run_id(
-    run_id: str, *, bucket: str | None = None, endpoint_url: str | None = None, region: str | None = None
+    run_id: str,
+    *,
+    bucket: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    prefix: str = "clusterflow",
 ) -> list[str]:
     """Delete what the run left (boto3's own configuration, or local up's endpoint); returns what remains."""
     import boto3
@@ -602,8 +619,8 @@ def cleanup_by_run_id(
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
     bucket = bucket or _find_run_bucket(s3, run_id)
     with contextlib.suppress(ClusterflowError):
-        cleanup.cleanup_run(s3, sagemaker, bucket=bucket, run_id=run_id)
-    return list(cleanup.leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id))
+        cleanup.cleanup_run(s3, sagemaker, bucket=bucket, run_id=run_id, prefix=prefix)
+    return list(cleanup.leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id, prefix=prefix))
 
 
 # --- `clusterflow cluster --model-dir` ---------------------------------------------------------------
