@@ -342,29 +342,60 @@ def _failure_details(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _owner(
+    event: Mapping[str, Any], by_id: Mapping[int, Mapping[str, Any]], visits: Mapping[int, StateVisit]
+) -> StateVisit | None:
+    """The visit an event belongs to: follow previousEventId back to its state's entry.
+
+    Branches of a Parallel state interleave their events, so order alone cannot say which state a
+    TaskFailed belongs to. An exit names its state, so it walks back to an entry of that name.
+    """
+    name = (event.get("stateExitedEventDetails") or {}).get("name")
+    previous = event.get("previousEventId")
+    seen = 0
+    while previous and previous in by_id and seen < len(by_id):
+        candidate = by_id[previous]
+        if str(candidate.get("type", "")).endswith("StateEntered"):
+            entered_name = candidate["stateEnteredEventDetails"]["name"]
+            if name is None or entered_name == name:
+                return visits.get(int(previous))
+        previous = candidate.get("previousEventId")
+        seen += 1
+    return None
+
+
 def state_visits(events: Iterable[Mapping[str, Any]]) -> list[StateVisit]:
-    """Every state visit in order. A failure event inside a visit is remembered; a later retry clears it."""
-    visits: list[StateVisit] = []
-    current: StateVisit | None = None
-    for event in events:
+    """Every state visit in order of entry. A failed attempt is remembered; a later retry clears it."""
+    ordered = list(events)
+    by_id = {int(event["id"]): event for event in ordered if "id" in event}
+    visits: dict[int, StateVisit] = {}
+    end_stamp: datetime | None = None
+    for event in ordered:
         event_type = str(event.get("type", ""))
         stamp: datetime = event["timestamp"]
         if event_type.endswith("StateEntered"):
-            if current is not None and current.left is None:
-                current.left = stamp
-            current = StateVisit(name=event["stateEnteredEventDetails"]["name"], entered=stamp)
-            visits.append(current)
-        elif event_type.endswith("StateExited") and current is not None:
-            current.left = stamp
-            current.exited = True
-        elif event_type in _END_EVENTS and current is not None and current.left is None:
-            current.left = stamp
-        elif event_type in {"TaskScheduled", "LambdaFunctionScheduled"} and current is not None:
-            current.error = current.cause = None
-        elif (details := _failure_details(event)) is not None and current is not None:
-            current.error = str(details.get("error", event_type))
-            current.cause = str(details.get("cause", ""))
-    return visits
+            visits[int(event["id"])] = StateVisit(
+                name=event["stateEnteredEventDetails"]["name"], entered=stamp
+            )
+            continue
+        if event_type in _END_EVENTS:
+            end_stamp = stamp
+            continue
+        visit = _owner(event, by_id, visits)
+        if visit is None:
+            continue
+        visit.left = stamp
+        if event_type.endswith("StateExited"):
+            visit.exited = True
+        elif event_type in {"TaskScheduled", "LambdaFunctionScheduled"}:
+            visit.error = visit.cause = None
+        elif (details := _failure_details(event)) is not None:
+            visit.error = str(details.get("error", event_type))
+            visit.cause = str(details.get("cause", ""))
+    for visit in visits.values():
+        if not visit.exited and end_stamp is not None:
+            visit.left = end_stamp
+    return list(visits.values())
 
 
 def state_timings(visits: Iterable[StateVisit]) -> list[StateTiming]:

@@ -450,6 +450,9 @@ def run_local(options: RunOptions, cloud: Any = None) -> RunOutcome:
             with start_cloud(options) as own_cloud:
                 outcome = _run_in_cloud(options, own_cloud, evaluation, console)
         else:
+            from clusterflow.local.lambdas import FaultPlan
+
+            cloud.lambdas.faults = FaultPlan(fail_at=frozenset(options.fail_at))
             outcome = _run_in_cloud(options, cloud, evaluation, console)
         outcome.metrics.wall_seconds = round(time.monotonic() - started, 2)
         write_report(options.out_dir, outcome.metrics, outcome.images, outcome.labels, outcome.clusters)
