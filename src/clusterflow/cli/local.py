@@ -38,6 +38,8 @@ def up_command(port: int) -> None:
 @click.option("--endpoint-policy", type=click.Choice(ENDPOINT_POLICIES), default=None)
 @click.option("--projection-engine", type=click.Choice(("artifact", "endpoint")), default=None)
 @click.option("--poll-seconds", type=click.IntRange(min=0), default=1, show_default=True)
+# moto's canned SageMaker/Glue instead of our engine and Spark: for fast control-flow checks only.
+@click.option("--engines/--no-engines", default=True, hidden=True)
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -50,6 +52,7 @@ def run_command(
     endpoint_policy: str | None,
     projection_engine: str | None,
     poll_seconds: int,
+    engines: bool,
 ) -> None:
     """Upload TRAIN, let the deployed trigger run the pipeline, cluster the test set, report, clean up.
 
@@ -68,6 +71,7 @@ def run_command(
         endpoint_policy=endpoint_policy,
         projection_engine=projection_engine,
         poll_seconds=poll_seconds,
+        engines=engines,
     )
     try:
         outcome = run_local(options)

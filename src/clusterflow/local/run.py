@@ -379,7 +379,7 @@ def _parameter_overrides(options: RunOptions) -> dict[str, str]:
     overrides = {
         "K": str(options.k),
         "NumComponents": str(options.components),
-        "PollSeconds": str(options.poll_seconds),
+        "PollIntervalSeconds": str(options.poll_seconds),
     }
     if options.endpoint_policy:
         overrides["EndpointPolicy"] = options.endpoint_policy

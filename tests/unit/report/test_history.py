@@ -92,23 +92,42 @@ def test_fail_state_alone_gives_the_execution_error(sfn: Any) -> None:
     assert (failure.error, failure.cause) == ("Bad", "why")
 
 
-def _event(kind: str, second: int, **details: Any) -> dict[str, Any]:
-    return {"type": kind, "timestamp": datetime(2026, 1, 1) + timedelta(seconds=second), **details}
+def _history(*rows: tuple[str, int, int | None, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events (type, second, previous event id or None for the one before, details) numbered from 1."""
+    events = []
+    for number, (kind, second, previous, details) in enumerate(rows, start=1):
+        events.append(
+            {
+                "id": number,
+                "previousEventId": number - 1 if previous is None else previous,
+                "type": kind,
+                "timestamp": datetime(2026, 1, 1) + timedelta(seconds=second),
+                **details,
+            }
+        )
+    return events
+
+
+def _entered(name: str) -> dict[str, Any]:
+    return {"stateEnteredEventDetails": {"name": name}}
+
+
+def _exited(name: str) -> dict[str, Any]:
+    return {"stateExitedEventDetails": {"name": name}}
 
 
 def test_retried_failure_that_then_succeeds_is_not_an_error() -> None:
-    entered = {"stateEnteredEventDetails": {"name": "Check"}}
     failed = {"taskFailedEventDetails": {"error": "Lambda.ServiceException", "cause": "x"}}
-    events = [
-        _event("ExecutionStarted", 0),
-        _event("TaskStateEntered", 0, **entered),
-        _event("TaskScheduled", 0),
-        _event("TaskFailed", 1, **failed),
-        _event("TaskScheduled", 2),
-        _event("TaskSucceeded", 3),
-        _event("TaskStateExited", 3, stateExitedEventDetails={"name": "Check"}),
-        _event("ExecutionSucceeded", 3),
-    ]
+    events = _history(
+        ("ExecutionStarted", 0, None, {}),
+        ("TaskStateEntered", 0, None, _entered("Check")),
+        ("TaskScheduled", 0, None, {}),
+        ("TaskFailed", 1, None, failed),
+        ("TaskScheduled", 2, None, {}),
+        ("TaskSucceeded", 3, None, {}),
+        ("TaskStateExited", 3, None, _exited("Check")),
+        ("ExecutionSucceeded", 3, None, {}),
+    )
     visits = state_visits(events)
     assert not visits[0].failed
     assert state_timings(visits)[0].seconds == 3.0
@@ -116,13 +135,37 @@ def test_retried_failure_that_then_succeeds_is_not_an_error() -> None:
 
 
 def test_poll_loop_visits_are_summed_per_state() -> None:
-    events = [_event("ExecutionStarted", 0)]
+    rows: list[tuple[str, int, int | None, dict[str, Any]]] = [("ExecutionStarted", 0, None, {})]
     for i in range(3):
-        events.append(_event("WaitStateEntered", 2 * i, stateEnteredEventDetails={"name": "Wait"}))
-        events.append(_event("WaitStateExited", 2 * i + 1, stateExitedEventDetails={"name": "Wait"}))
-    rows = state_timings(state_visits(events))
-    assert len(rows) == 1
-    assert (rows[0].seconds, rows[0].visits) == (3.0, 3)
+        rows.append(("WaitStateEntered", 2 * i, None, _entered("Wait")))
+        rows.append(("WaitStateExited", 2 * i + 1, None, _exited("Wait")))
+    timings = state_timings(state_visits(_history(*rows)))
+    assert len(timings) == 1
+    assert (timings[0].seconds, timings[0].visits) == (3.0, 3)
+
+
+def test_interleaved_parallel_branches_keep_each_failure_with_its_state() -> None:
+    failed = {"taskFailedEventDetails": {"error": "SimulatedFault", "cause": "injected"}}
+    events = _history(
+        ("ExecutionStarted", 0, None, {}),  # 1
+        ("ParallelStateEntered", 0, None, _entered("Both")),  # 2
+        ("ParallelStateStarted", 0, None, {}),  # 3
+        ("TaskStateEntered", 1, 3, _entered("Left")),  # 4
+        ("TaskStateEntered", 1, 3, _entered("Right")),  # 5
+        ("TaskScheduled", 1, 4, {}),  # 6: Left
+        ("TaskScheduled", 1, 5, {}),  # 7: Right
+        ("TaskSucceeded", 2, 7, {}),  # 8: Right
+        ("TaskFailed", 4, 6, failed),  # 9: Left
+        ("TaskStateExited", 4, 8, _exited("Right")),  # 10
+        ("ParallelStateFailed", 5, 9, {}),  # 11
+        ("ParallelStateExited", 5, 11, _exited("Both")),  # 12
+        ("ExecutionFailed", 5, None, {"executionFailedEventDetails": {"error": "SimulatedFault"}}),
+    )
+    visits = {visit.name: visit for visit in state_visits(events)}
+    assert visits["Left"].failed and not visits["Right"].failed
+    assert (visits["Both"].left - visits["Both"].entered).total_seconds() == 5.0
+    failure = execution_failure(events)
+    assert failure is not None and failure.state == "Left"
 
 
 def test_lambda_cause_json_gives_its_message() -> None:

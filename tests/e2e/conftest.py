@@ -1,0 +1,81 @@
+"""Shared data and helpers for the end-to-end runs of `clusterflow local run`."""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = REPO_ROOT / "statemachine" / "pipeline.asl.json"
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+CLEANUP_FUNCTION_ARN = "${CleanupFunctionArn}"
+
+
+@dataclass(frozen=True)
+class SmallMnist:
+    train: Path
+    test: Path
+    n_train: int
+    n_test: int
+
+
+@pytest.fixture(scope="session")
+def small_mnist(tmp_path_factory: pytest.TempPathFactory) -> SmallMnist:
+    """600 training and 200 test digits of the real MNIST sample, every class in both."""
+    from clusterflow.data.mnist import load_mnist_sample
+    from clusterflow.formats.libsvm import write_libsvm
+
+    X, y = load_mnist_sample()
+    order = np.random.default_rng(7).permutation(len(y))
+    train_rows, test_rows = order[:600], order[600:800]
+    folder = tmp_path_factory.mktemp("small-mnist")
+    train, test = folder / "train.libsvm", folder / "test.libsvm"
+    write_libsvm(train, y[train_rows].astype(np.float64), X[train_rows])
+    write_libsvm(test, y[test_rows].astype(np.float64), X[test_rows])
+    return SmallMnist(train, test, len(train_rows), len(test_rows))
+
+
+def task_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Task state, inside Parallel branches and Map iterators too."""
+    for name, state in definition["States"].items():
+        if state["Type"] == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from task_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from task_states(state[key])
+
+
+def asl_task_states() -> dict[str, dict[str, Any]]:
+    return dict(task_states(json.loads(ASL_PATH.read_text())))
+
+
+def is_cleanup_state(state: dict[str, Any]) -> bool:
+    return state.get("Parameters", {}).get("FunctionName") == CLEANUP_FUNCTION_ARN
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every Retry attempt of the ASL but sleep 10 ms between them instead of up to a minute.
+
+    Only moto's retrier module sees the shortened sleep; Wait states and everything else keep real time.
+    """
+    import time
+
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    real_sleep = time.sleep
+    monkeypatch.setattr(retrier_decl, "time", types.SimpleNamespace(sleep=lambda _s: real_sleep(0.01)))
+
+
+def read_metrics(out_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out_dir / "metrics.json").read_text())
+    return data
