@@ -535,6 +535,8 @@ def _judge(
         outcome.exit_code, outcome.message = 1, metrics.error
         return
     metrics.n_train = _count_records(options.train)
+    if not options.engines:
+        return  # moto's canned SageMaker trained nothing: there are no models to evaluate
     try:
         _evaluate(options, cloud, metrics, evaluation, console, outcome)
     except ClusterflowError as exc:

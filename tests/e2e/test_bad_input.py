@@ -1,0 +1,90 @@
+"""Issue 5 bad input: every malformed upload is refused by the first state before anything starts:
+exit 2, one message naming the defect (and line), nothing trained, nothing left, the object moved to
+rejected/ beside its reason. Engines off: nothing past the first state may run anyway.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from clusterflow.cli import cli
+from clusterflow.local.run import RunOptions, run_local, start_cloud
+
+from .conftest import SmallMnist, read_metrics
+
+GOOD = b"3 1:12 200:255 784:7\n5 10:1.5 11:3\n"
+# kind -> (file suffix, content, fragments the message must contain)
+BAD_INPUTS: dict[str, tuple[str, bytes, tuple[str, ...]]] = {
+    "zero-based index": (".libsvm", GOOD + b"1 0:4 5:1\n", ("line 3",)),
+    "negative index": (".libsvm", GOOD + b"1 -2:4\n", ("line 3",)),
+    "unsorted indices": (".libsvm", GOOD + b"1 9:1 4:1\n", ("line 3",)),
+    "duplicate index": (".libsvm", GOOD + b"1 4:1 4:2\n", ("line 3",)),
+    "index above 784": (".libsvm", GOOD + b"1 4:1 785:2\n", ("line 3",)),
+    "NaN value": (".libsvm", GOOD + b"1 4:nan\n", ("line 3",)),
+    "infinite value": (".libsvm", GOOD + b"1 4:inf\n", ("line 3",)),
+    "non-numeric value": (".libsvm", GOOD + b"1 4:dark\n", ("line 3",)),
+    "non-numeric label": (".libsvm", GOOD + b"seven 4:1\n", ("line 3",)),
+    "truncated pair": (".libsvm", GOOD + b"1 4:1 9:\n", ("line 3",)),
+    "pair without colon": (".libsvm", GOOD + b"1 4:1 9\n", ("line 3",)),
+    "empty file": (".libsvm", b"", ()),
+    "binary garbage": (".libsvm", bytes(range(256)) * 4, ()),
+    "CSV instead of libsvm": (".libsvm", b"label,p1,p2\n3,0,255\n", ("line 1",)),
+    "gzip that is not one": (".libsvm.gz", GOOD, ()),
+    "bad line inside a real gzip": (".libsvm.gz", gzip.compress(GOOD + b"1 0:4\n"), ("line 3",)),
+    "785 features on a row": (
+        ".libsvm",
+        GOOD + b"1 " + b" ".join(f"{i}:1".encode() for i in range(1, 786)) + b"\n",
+        ("line 3",),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def refusing_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    folder = tmp_path_factory.mktemp("refusing")
+    options = RunOptions(train=small_mnist.train, out_dir=folder, poll_seconds=0, engines=False)
+    with start_cloud(options) as cloud:
+        yield cloud
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
+def test_bad_input_is_refused_in_the_first_state(kind: str, refusing_cloud: Any, tmp_path: Path) -> None:
+    suffix, content, fragments = BAD_INPUTS[kind]
+    name = kind.replace(" ", "-") + suffix
+    upload = tmp_path / name
+    upload.write_bytes(content)
+    outcome = run_local(
+        RunOptions(
+            train=upload, out_dir=tmp_path / "out", poll_seconds=0, engines=False, final_cleanup=False
+        ),
+        cloud=refusing_cloud,
+    )
+    metrics = read_metrics(tmp_path / "out")
+    assert outcome.exit_code == 2, (kind, outcome.message)
+    assert metrics["training_jobs_started"] == 0
+    assert metrics["leaked_resources"] == [] and outcome.pipeline_leftovers == []
+    assert all(fragment in metrics["error"] for fragment in fragments), metrics["error"]
+    assert "\n" not in metrics["error"].strip()
+    visited = [row["name"] for row in metrics["states"]]
+    assert "Start the prepare job" not in visited
+    assert f"rejected/{name}" in outcome.bucket_keys
+    assert f"rejected/{name}.reason.txt" in outcome.bucket_keys
+    assert f"incoming/{name}" not in outcome.bucket_keys
+
+
+def test_bad_input_through_the_cli_exits_2_with_one_message(tmp_path: Path) -> None:
+    upload = tmp_path / "bad.libsvm"
+    upload.write_bytes(GOOD + b"1 0:4\n")
+    args = ["local", "run", "--train", str(upload), "--out", str(tmp_path / "out"), "--no-engines"]
+    result = CliRunner(mix_stderr=False).invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "line 3" in errors[0], result.stderr
+    metrics = read_metrics(tmp_path / "out")
+    assert metrics["training_jobs_started"] == 0 and metrics["leaked_resources"] == []

@@ -1,0 +1,93 @@
+"""Issue 5 faults: every Task state of the ASL, failing on every attempt, ends the run FAILED with its
+original error and nothing left behind. Engines off (moto's canned SageMaker and Glue) keeps it fast;
+the ASL's Retry policies run in full, only their sleeps are shortened (`fast_retries`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from clusterflow.cli import cli
+from clusterflow.local.lambdas import SERVICE_FAULT
+from clusterflow.local.run import RunOptions, run_local, start_cloud
+
+from .conftest import SmallMnist, asl_task_states, is_cleanup_state, read_metrics
+
+# The policies under which every Task state runs: endpoints built up front, projection through one.
+COVERAGE = {"endpoint_policy": "CREATE_ON_CONSTRUCT", "projection_engine": "endpoint"}
+FAULT_STATES = sorted(name for name, state in asl_task_states().items() if not is_cleanup_state(state))
+
+
+def _options(train: Path, out: Path, **extra: Any) -> RunOptions:
+    return RunOptions(train=train, out_dir=out, k=10, components=10, poll_seconds=0, engines=False, **extra)
+
+
+@pytest.fixture(scope="module")
+def control_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    folder = tmp_path_factory.mktemp("control")
+    with start_cloud(_options(small_mnist.train, folder, **COVERAGE)) as cloud:
+        yield cloud
+
+
+def _upload_copy(small_mnist: SmallMnist, folder: Path, name: str) -> Path:
+    """A distinct key per run, so each upload starts its own execution in the shared cloud."""
+    copy = folder / f"{name}.libsvm"
+    copy.write_bytes(small_mnist.train.read_bytes())
+    return copy
+
+
+def _retry_attempts(state: dict[str, Any], error: str) -> int:
+    for retrier in state.get("Retry", []):
+        if error in retrier["ErrorEquals"] or "States.ALL" in retrier["ErrorEquals"]:
+            return 1 + int(retrier.get("MaxAttempts", 3))
+    return 1
+
+
+def test_every_task_state_is_walked() -> None:
+    assert len(FAULT_STATES) >= 8
+    assert "Validate the input object" in FAULT_STATES
+    assert not any("Clean up" in name or "Delete the staging" in name for name in FAULT_STATES)
+
+
+@pytest.mark.parametrize("state_name", FAULT_STATES)
+def test_fault_at_state_fails_with_original_error_and_leaves_nothing(
+    state_name: str, control_cloud: Any, small_mnist: SmallMnist, tmp_path: Path, fast_retries: None
+) -> None:
+    train = _upload_copy(small_mnist, tmp_path, "walk-" + state_name.replace(" ", "-").replace("?", ""))
+    outcome = run_local(
+        _options(train, tmp_path / "out", fail_at=(state_name,), final_cleanup=False, **COVERAGE),
+        cloud=control_cloud,
+    )
+    metrics = read_metrics(tmp_path / "out")
+    assert outcome.exit_code == 1, outcome.message
+    assert metrics["execution_status"] == "FAILED"
+    assert SERVICE_FAULT in metrics["error"] and state_name in metrics["error"], metrics["error"]
+    # the pipeline's own failure cleanup left nothing (the run's safety net was off)
+    assert outcome.pipeline_leftovers == [] and metrics["leaked_resources"] == []
+    attempts = [
+        call
+        for call in control_cloud.lambdas.invocations
+        if call.run_id == outcome.run_id and call.state_name == state_name
+    ]
+    assert len(attempts) == _retry_attempts(asl_task_states()[state_name], SERVICE_FAULT)
+
+
+def test_fail_at_through_the_cli_exits_1_with_the_error(
+    small_mnist: SmallMnist, tmp_path: Path, fast_retries: None
+) -> None:
+    state = "Start PCA training"
+    args = ["local", "run", "--train", str(small_mnist.train), "--out", str(tmp_path), "--no-engines"]
+    args += ["--poll-seconds", "0", "--fail-at", state]
+    result = CliRunner(mix_stderr=False).invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 1
+    metrics = read_metrics(tmp_path)
+    assert state in metrics["error"] and SERVICE_FAULT in metrics["error"]
+    assert metrics["leaked_resources"] == []
+    assert state in result.stderr
+    assert json.loads((tmp_path / "metrics.json").read_text())["execution_status"] == "FAILED"
