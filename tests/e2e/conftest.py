@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,3 +80,14 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def read_metrics(out_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((out_dir / "metrics.json").read_text())
     return data
+
+
+@pytest.fixture(scope="session")
+def reliability_log() -> Iterator[list[dict[str, Any]]]:
+    """Outcomes of the fault, duplicate and bad-input runs; written as JSON for RELIABILITY.md when
+    CLUSTERFLOW_RELIABILITY_OUT names a file."""
+    rows: list[dict[str, Any]] = []
+    yield rows
+    target = os.environ.get("CLUSTERFLOW_RELIABILITY_OUT")
+    if target:
+        Path(target).write_text(json.dumps(rows, indent=1, default=str) + "\n")

@@ -54,7 +54,9 @@ def refusing_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
-def test_bad_input_is_refused_in_the_first_state(kind: str, refusing_cloud: Any, tmp_path: Path) -> None:
+def test_bad_input_is_refused_in_the_first_state(
+    kind: str, refusing_cloud: Any, tmp_path: Path, reliability_log: list[dict[str, Any]]
+) -> None:
     suffix, content, fragments = BAD_INPUTS[kind]
     name = kind.replace(" ", "-") + suffix
     upload = tmp_path / name
@@ -66,6 +68,18 @@ def test_bad_input_is_refused_in_the_first_state(kind: str, refusing_cloud: Any,
         cloud=refusing_cloud,
     )
     metrics = read_metrics(tmp_path / "out")
+    reliability_log.append(
+        {
+            "kind": "bad input",
+            "case": kind,
+            "exit_code": outcome.exit_code,
+            "status": metrics["execution_status"],
+            "error": metrics.get("error"),
+            "training_jobs_started": metrics["training_jobs_started"],
+            "rejected": f"rejected/{name}.reason.txt" in outcome.bucket_keys,
+            "leaked": metrics["leaked_resources"],
+        }
+    )
     assert outcome.exit_code == 2, (kind, outcome.message)
     assert metrics["training_jobs_started"] == 0
     assert metrics["leaked_resources"] == [] and outcome.pipeline_leftovers == []

@@ -57,7 +57,12 @@ def test_every_task_state_is_walked() -> None:
 
 @pytest.mark.parametrize("state_name", FAULT_STATES)
 def test_fault_at_state_fails_with_original_error_and_leaves_nothing(
-    state_name: str, control_cloud: Any, small_mnist: SmallMnist, tmp_path: Path, fast_retries: None
+    state_name: str,
+    control_cloud: Any,
+    small_mnist: SmallMnist,
+    tmp_path: Path,
+    fast_retries: None,
+    reliability_log: list[dict[str, Any]],
 ) -> None:
     train = _upload_copy(small_mnist, tmp_path, "walk-" + state_name.replace(" ", "-").replace("?", ""))
     outcome = run_local(
@@ -65,16 +70,28 @@ def test_fault_at_state_fails_with_original_error_and_leaves_nothing(
         cloud=control_cloud,
     )
     metrics = read_metrics(tmp_path / "out")
-    assert outcome.exit_code == 1, outcome.message
-    assert metrics["execution_status"] == "FAILED"
-    assert SERVICE_FAULT in metrics["error"] and state_name in metrics["error"], metrics["error"]
-    # the pipeline's own failure cleanup left nothing (the run's safety net was off)
-    assert outcome.pipeline_leftovers == [] and metrics["leaked_resources"] == []
     attempts = [
         call
         for call in control_cloud.lambdas.invocations
         if call.run_id == outcome.run_id and call.state_name == state_name
     ]
+    reliability_log.append(
+        {
+            "kind": "fault",
+            "case": state_name,
+            "exit_code": outcome.exit_code,
+            "status": metrics["execution_status"],
+            "error": metrics.get("error"),
+            "attempts": len(attempts),
+            "left_by_pipeline": outcome.pipeline_leftovers,
+            "leaked": metrics["leaked_resources"],
+        }
+    )
+    assert outcome.exit_code == 1, outcome.message
+    assert metrics["execution_status"] == "FAILED"
+    assert SERVICE_FAULT in metrics["error"] and state_name in metrics["error"], metrics["error"]
+    # the pipeline's own failure cleanup left nothing (the run's safety net was off)
+    assert outcome.pipeline_leftovers == [] and metrics["leaked_resources"] == []
     assert len(attempts) == _retry_attempts(asl_task_states()[state_name], SERVICE_FAULT)
 
 
