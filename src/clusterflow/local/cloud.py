@@ -34,20 +34,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from clusterflow.errors import ClusterflowError
+from clusterflow.local.clients import FAKE_CREDENTIALS, local_client
 from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_deployment
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
 
 LOG = logging.getLogger(__name__)
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 _QUIET_LOGGERS = ("werkzeug", "moto", "botocore", "boto3", "urllib3", "py4j", "pyspark")
 RUN_ID_TAG = "clusterflow:run-id"
 
@@ -102,6 +95,8 @@ class LocalCloud:
         self._deployment: Deployment | None = None
         self.lambdas: LambdaRuntime | None = None
         self.events: EventDelivery | None = None
+        self.sagemaker: Any = None  # SageMakerEngines when engines=True
+        self.spark: Any = None  # SparkJobs when engines=True
         self.endpoint_url = ""
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -159,15 +154,7 @@ class LocalCloud:
 
     def client(self, service: str, **config: Any) -> Any:
         """A boto3 client for this cloud; botocore parameter validation stays on."""
-        return boto3.client(  # type: ignore[call-overload,no-any-return]
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            config=Config(retries={"total_max_attempts": 2, "mode": "standard"}, **config),
-        )
+        return local_client(service, self.endpoint_url, self.region, **config)
 
     def wait_for_execution(
         self, execution_arn: str, timeout: float = 300.0, poll: float = 0.1
@@ -310,19 +297,25 @@ class LocalCloud:
             from clusterflow.local.glue import SparkJobs
             from clusterflow.local.sagemaker import SageMakerEngines
 
-            for engine_seam in (
+            for engine_seam in (  # kept as .sagemaker and .spark below
                 SageMakerEngines(
                     self.account,
                     self.region,
+                    endpoint_url=self.endpoint_url,
                     work_dir=self.work_dir / "sagemaker",
                     endpoint_delay_seconds=self.endpoint_delay_seconds,
                 ),
                 SparkJobs(
-                    self.account, self.region, deployment=self.deployment, work_dir=self.work_dir / "spark"
+                    self.account,
+                    self.region,
+                    endpoint_url=self.endpoint_url,
+                    deployment=self.deployment,
+                    work_dir=self.work_dir / "spark",
                 ),
             ):
                 engine_seam.install()
                 self._seams.append(engine_seam)
+            self.sagemaker, self.spark = self._seams[-2], self._seams[-1]
 
     def _deploy(self) -> None:
         from clusterflow.local import provision

@@ -125,6 +125,7 @@ class GlueJobSpec:
     script_location: str
     default_arguments: dict[str, str]
     glue_version: str | None
+    max_concurrent_runs: int = 1
 
 
 @dataclass(frozen=True)
@@ -662,6 +663,7 @@ def load_deployment(
                 str(k): _env_string(v) for k, v in (props.get("DefaultArguments") or {}).items()
             },
             glue_version=props.get("GlueVersion"),
+            max_concurrent_runs=int((props.get("ExecutionProperty") or {}).get("MaxConcurrentRuns", 1)),
         )
     for lid in loader.logical_ids("AWS::EMRServerless::Application"):
         props = loader.props(lid)

@@ -114,6 +114,7 @@ def _glue_jobs(cloud: LocalCloud, deployment: Deployment) -> None:
             "Role": job.role_arn,
             "Command": {"Name": "glueetl", "ScriptLocation": job.script_location, "PythonVersion": "3"},
             "DefaultArguments": job.default_arguments,
+            "ExecutionProperty": {"MaxConcurrentRuns": job.max_concurrent_runs},
         }
         if job.glue_version:
             kwargs["GlueVersion"] = job.glue_version
