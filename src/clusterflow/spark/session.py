@@ -22,6 +22,13 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.parquet.name = org.apache.parquet
 logger.parquet.level = error
 # A failed task's stack trace reaches the caller inside the exception; logging it too floods the terminal.
+# PySpark counts as a shell: without its own level for the REPL logger Spark resets the root to WARN.
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = error
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 logger.executor.name = org.apache.spark.executor.Executor
 logger.executor.level = off
 logger.tasksets.name = org.apache.spark.scheduler.TaskSetManager
