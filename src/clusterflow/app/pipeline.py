@@ -115,7 +115,9 @@ def check_status(sagemaker: Any, glue: Any, emr: Any, event: dict[str, Any]) -> 
 
 def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
     """Write the manifest of a successful run and point `runs/latest.json` at it."""
-    run, jobs = event["run"], event["jobs"]
+    run = event["run"]
+    # Each job sits under "Payload" in the state (the Task's ResultSelector keeps the Lambda's answer there).
+    jobs = {name: (value or {}).get("Payload", {}) for name, value in event["jobs"].items()}
     names = RunNames(**run["names"])
     endpoints_created = [
         job["name"]
