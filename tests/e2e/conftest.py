@@ -91,3 +91,27 @@ def reliability_log() -> Iterator[list[dict[str, Any]]]:
     target = os.environ.get("CLUSTERFLOW_RELIABILITY_OUT")
     if target:
         Path(target).write_text(json.dumps(rows, indent=1, default=str) + "\n")
+
+
+# The policies under which every Task state runs: endpoints built up front, projection through one.
+COVERAGE = {"endpoint_policy": "CREATE_ON_CONSTRUCT", "projection_engine": "endpoint"}
+
+
+@pytest.fixture(scope="session")
+def control_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One LocalCloud with engines off (moto's canned SageMaker and Glue) for the control-flow runs:
+    faults, bad inputs, duplicates. Each run uploads under its own key, so runs never share a name."""
+    from clusterflow.local.run import RunOptions, start_cloud
+
+    folder = tmp_path_factory.mktemp("control")
+    options = RunOptions(
+        train=small_mnist.train,
+        out_dir=folder,
+        k=10,
+        components=10,
+        poll_seconds=0,
+        engines=False,
+        **COVERAGE,
+    )
+    with start_cloud(options) as cloud:
+        yield cloud

@@ -6,7 +6,6 @@ rejected/ beside its reason. Engines off: nothing past the first state may run a
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from clusterflow.cli import cli
-from clusterflow.local.run import RunOptions, run_local, start_cloud
+from clusterflow.local.run import RunOptions, run_local
 
-from .conftest import SmallMnist, read_metrics
+from .conftest import read_metrics
 
 GOOD = b"3 1:12 200:255 784:7\n5 10:1.5 11:3\n"
 # kind -> (file suffix, content, fragments the message must contain)
@@ -45,17 +44,9 @@ BAD_INPUTS: dict[str, tuple[str, bytes, tuple[str, ...]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def refusing_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    folder = tmp_path_factory.mktemp("refusing")
-    options = RunOptions(train=small_mnist.train, out_dir=folder, poll_seconds=0, engines=False)
-    with start_cloud(options) as cloud:
-        yield cloud
-
-
 @pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
 def test_bad_input_is_refused_in_the_first_state(
-    kind: str, refusing_cloud: Any, tmp_path: Path, reliability_log: list[dict[str, Any]]
+    kind: str, control_cloud: Any, tmp_path: Path, reliability_log: list[dict[str, Any]]
 ) -> None:
     suffix, content, fragments = BAD_INPUTS[kind]
     name = kind.replace(" ", "-") + suffix
@@ -65,7 +56,7 @@ def test_bad_input_is_refused_in_the_first_state(
         RunOptions(
             train=upload, out_dir=tmp_path / "out", poll_seconds=0, engines=False, final_cleanup=False
         ),
-        cloud=refusing_cloud,
+        cloud=control_cloud,
     )
     metrics = read_metrics(tmp_path / "out")
     reliability_log.append(

@@ -6,24 +6,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from clusterflow.local.run import RunOptions, flatten_resources, start_cloud
+from clusterflow.local.run import cleanup_by_run_id, flatten_resources
 
 from .conftest import SmallMnist
-
-
-@pytest.fixture(scope="module")
-def cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    folder = tmp_path_factory.mktemp("duplicates")
-    options = RunOptions(
-        train=small_mnist.train, out_dir=folder, k=10, components=10, poll_seconds=0, engines=False
-    )
-    with start_cloud(options) as started:
-        yield started
 
 
 def _executions(cloud: Any) -> list[dict[str, Any]]:
@@ -52,8 +39,9 @@ def _settle(cloud: Any, key: str, expected: int, timeout: float = 60.0) -> list[
 
 
 def test_same_content_uploaded_twice_starts_one_run_and_new_content_another(
-    cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
+    control_cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
 ) -> None:
+    cloud = control_cloud
     s3, key = cloud.client("s3"), "incoming/dup.libsvm"
     body = small_mnist.train.read_bytes()
     s3.put_object(Bucket=cloud.data_bucket, Key=key, Body=body)
@@ -74,8 +62,9 @@ def test_same_content_uploaded_twice_starts_one_run_and_new_content_another(
 
 
 def test_same_event_delivered_twice_starts_one_run(
-    cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
+    control_cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
 ) -> None:
+    cloud = control_cloud
     s3, key = cloud.client("s3"), "incoming/twice.libsvm"
     put = s3.put_object(Bucket=cloud.data_bucket, Key=key, Body=small_mnist.train.read_bytes())
     _settle(cloud, key, expected=1)
@@ -105,8 +94,9 @@ def test_same_event_delivered_twice_starts_one_run(
 
 
 def test_parallel_uploads_run_separately_with_disjoint_resources(
-    cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
+    control_cloud: Any, small_mnist: SmallMnist, reliability_log: list[dict[str, Any]]
 ) -> None:
+    cloud = control_cloud
     s3 = cloud.client("s3")
     lines = small_mnist.train.read_bytes().splitlines(keepends=True)
     keys = [f"incoming/parallel-{i}.libsvm" for i in range(4)]
@@ -116,7 +106,12 @@ def test_parallel_uploads_run_separately_with_disjoint_resources(
     assert len(runs) == len(keys)
     assert all(run["status"] == "SUCCEEDED" for run in runs), [run["status"] for run in runs]
     assert len({run["name"] for run in runs}) == len(keys)
+    # CREATE_ON_CONSTRUCT keeps each run's endpoints for clustering: they must not overlap
+    held = [set(flatten_resources(cloud.list_resources_of_run(run["name"]))) for run in runs]
+    assert all(held), held
+    assert sum(len(names) for names in held) == len(set().union(*held))
     for run in runs:
+        assert cleanup_by_run_id(run["name"], bucket=cloud.data_bucket, endpoint_url=cloud.endpoint_url) == []
         assert not flatten_resources(cloud.list_resources_of_run(run["name"]))
     reliability_log.append(
         {

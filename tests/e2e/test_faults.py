@@ -6,7 +6,6 @@ the ASL's Retry policies run in full, only their sleeps are shortened (`fast_ret
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +14,15 @@ from click.testing import CliRunner
 
 from clusterflow.cli import cli
 from clusterflow.local.lambdas import SERVICE_FAULT
-from clusterflow.local.run import RunOptions, run_local, start_cloud
+from clusterflow.local.run import RunOptions, run_local
 
-from .conftest import SmallMnist, asl_task_states, is_cleanup_state, read_metrics
+from .conftest import COVERAGE, SmallMnist, asl_task_states, is_cleanup_state, read_metrics
 
-# The policies under which every Task state runs: endpoints built up front, projection through one.
-COVERAGE = {"endpoint_policy": "CREATE_ON_CONSTRUCT", "projection_engine": "endpoint"}
 FAULT_STATES = sorted(name for name, state in asl_task_states().items() if not is_cleanup_state(state))
 
 
 def _options(train: Path, out: Path, **extra: Any) -> RunOptions:
     return RunOptions(train=train, out_dir=out, k=10, components=10, poll_seconds=0, engines=False, **extra)
-
-
-@pytest.fixture(scope="module")
-def control_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    folder = tmp_path_factory.mktemp("control")
-    with start_cloud(_options(small_mnist.train, folder, **COVERAGE)) as cloud:
-        yield cloud
 
 
 def _upload_copy(small_mnist: SmallMnist, folder: Path, name: str) -> Path:

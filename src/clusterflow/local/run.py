@@ -165,8 +165,11 @@ class _Progress:
 
     def update(self, events: list[Mapping[str, Any]], finished: bool) -> None:
         visits = state_visits(events)
-        for index, visit in enumerate(visits):
-            if index in self.handled or not (visit.exited or finished):
+        ended = [(index, visit) for index, visit in enumerate(visits) if visit.exited or finished]
+        # in order of leaving: a Parallel state leaves after the states of its branches
+        ended.sort(key=lambda pair: (pair[1].left or pair[1].entered, pair[0]))
+        for index, visit in ended:
+            if index in self.handled:
                 continue
             self.handled.add(index)
             if visit.name in self.names_done and not visit.failed:
