@@ -57,6 +57,29 @@ _NAME_PROPERTY = {
 }
 
 
+_FUNCTION_KEYS = (
+    "Handler",
+    "CodeUri",
+    "Runtime",
+    "Timeout",
+    "MemorySize",
+    "Environment",
+    "Role",
+    "FunctionUrlConfig",
+    "FunctionName",
+)
+_STATE_MACHINE_KEYS = (
+    "Definition",
+    "DefinitionString",
+    "DefinitionUri",
+    "DefinitionSubstitutions",
+    "Role",
+    "RoleArn",
+    "Name",
+    "StateMachineName",
+)
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
@@ -381,6 +404,9 @@ class _Loader:
         }
         if attribute == "Arn" and rtype in arns:
             return arns[rtype]
+        if attribute == "Arn" and rtype.startswith("AWS::") and rtype.count("::") == 2:
+            service, kind = rtype.split("::")[1:]
+            return f"arn:aws:{service.lower()}:{region}:{account}:{kind.lower()}/{name}"
         special = {
             ("AWS::S3::Bucket", "DomainName"): f"{name}.s3.amazonaws.com",
             ("AWS::S3::Bucket", "RegionalDomainName"): f"{name}.s3.{region}.amazonaws.com",
@@ -396,13 +422,16 @@ class _Loader:
         raise TemplateError(f"{self.path}: GetAtt {logical_id}.{attribute} is not supported for {rtype}")
 
     # --- resources ------------------------------------------------------------------------------
-    def props(self, logical_id: str) -> dict[str, Any]:
+    def props(self, logical_id: str, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Resolved properties; only `keys` when given (policies and the like are never needed offline)."""
         rtype = self.resources[logical_id].get("Type")
         raw = (
             self._function_props(logical_id)
             if rtype in _FUNCTION_TYPES
             else (self.resources[logical_id].get("Properties") or {})
         )
+        if keys is not None:
+            raw = {key: value for key, value in raw.items() if key in keys}
         return dict(self.resolver.resolve(raw, f"Resources.{logical_id}.Properties"))
 
     def logical_ids(self, *types: str) -> list[str]:
@@ -417,7 +446,7 @@ class _Loader:
         return f"arn:aws:iam::{self.account}:role/{role}"
 
     def function(self, logical_id: str) -> FunctionSpec:
-        props = self.props(logical_id)
+        props = self.props(logical_id, _FUNCTION_KEYS)
         where = f"{self.path}: Resources.{logical_id}"
         handler = props.get("Handler")
         code_uri = props.get("CodeUri")
@@ -447,7 +476,7 @@ class _Loader:
         )
 
     def state_machine(self, logical_id: str) -> StateMachineSpec:
-        props = self.props(logical_id)
+        props = self.props(logical_id, _STATE_MACHINE_KEYS)
         where = f"{self.path}: Resources.{logical_id}"
         definition = self._definition(props, where)
         substitutions = {str(k): str(v) for k, v in (props.get("DefinitionSubstitutions") or {}).items()}
@@ -633,7 +662,7 @@ def load_deployment(
     for lid in loader.logical_ids("AWS::Scheduler::Schedule"):
         deployment.rules[lid] = _schedule_resource(loader, lid)
     for lid in loader.logical_ids("AWS::S3::Bucket"):
-        props = loader.props(lid)
+        props = loader.props(lid, ("VersioningConfiguration", "NotificationConfiguration", "BucketName"))
         notifications = props.get("NotificationConfiguration") or {}
         deployment.buckets[lid] = BucketSpec(
             logical_id=lid,
@@ -642,7 +671,7 @@ def load_deployment(
             eventbridge=bool((notifications.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled")),
         )
     for lid in loader.logical_ids("AWS::IAM::Role"):
-        props = loader.props(lid)
+        props = loader.props(lid, ("AssumeRolePolicyDocument", "RoleName"))
         deployment.roles[lid] = RoleSpec(
             logical_id=lid,
             name=loader.name(lid),
@@ -652,7 +681,9 @@ def load_deployment(
             ),
         )
     for lid in loader.logical_ids("AWS::Glue::Job"):
-        props = loader.props(lid)
+        props = loader.props(
+            lid, ("Name", "Role", "Command", "DefaultArguments", "GlueVersion", "ExecutionProperty")
+        )
         command = props.get("Command") or {}
         deployment.glue_jobs[lid] = GlueJobSpec(
             logical_id=lid,
@@ -666,7 +697,7 @@ def load_deployment(
             max_concurrent_runs=int((props.get("ExecutionProperty") or {}).get("MaxConcurrentRuns", 1)),
         )
     for lid in loader.logical_ids("AWS::EMRServerless::Application"):
-        props = loader.props(lid)
+        props = loader.props(lid, ("Name", "ReleaseLabel", "Type"))
         deployment.emr_applications[lid] = EmrApplicationSpec(
             logical_id=lid,
             name=str(props.get("Name") or f"{stack_name}-{lid}"),
