@@ -162,15 +162,27 @@ def _bar_panel(axis: Any, results: dict[str, Any], metric: str, title: str) -> N
     axis.set_title(title)
 
 
+def _scale_panel(axis: Any, points: list[dict[str, Any]]) -> None:
+    rows = [p["rows"] for p in points]
+    axis.plot(rows, [p["wall_s"] for p in points], "o-", color="tab:blue")
+    axis.set(xlabel="training rows", ylabel="wall seconds", title="clusterflow at scale")
+    memory = axis.twinx()
+    memory.plot(rows, [p["peak_rss_mb"] for p in points], "s--", color="tab:red")
+    memory.set_ylabel("peak RSS MB", color="tab:red")
+    memory.set_ylim(0, None)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    scale_points = [p for p in (results.get("scale") or {}).get("points", []) if p.get("wall_s")]
+    panels = 4 if scale_points else 3
+    figure, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 4))
     for axis, (metric, title) in zip(
-        axes,
+        axes[:3],
         (
             ("wall_s", "wall seconds (median)"),
             ("peak_rss_mb", "peak RSS MB (process tree)"),
@@ -180,6 +192,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ):
         _bar_panel(axis, results, metric, title)
     axes[0].legend()
+    if scale_points:
+        _scale_panel(axes[3], scale_points)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -1,0 +1,34 @@
+"""`python -m bench.publish OUT_DIR`: put OUT_DIR/bench.md into BENCHMARKS.md and bench.png into docs/."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def splice(document: str, generated: str) -> str:
+    """Replace what lies between the markers with `generated` (headings demoted one level)."""
+    if BEGIN not in document or END not in document:
+        raise ValueError(f"BENCHMARKS.md lacks the {BEGIN} / {END} markers")
+    head, rest = document.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    demoted = "\n".join("#" + line if line.startswith("#") else line for line in generated.splitlines())
+    return f"{head}{BEGIN}\n{demoted.strip()}\n{END}{tail}"
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/bench")
+    target = REPO_ROOT / "BENCHMARKS.md"
+    target.write_text(splice(target.read_text(), (out / "bench.md").read_text()))
+    docs = REPO_ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(out / "bench.png", docs / "bench.png")
+    print(f"updated {target} and {docs / 'bench.png'}")
+
+
+if __name__ == "__main__":
+    main()
