@@ -154,3 +154,43 @@ def test_process_tree_peak_counts_children(tmp_path: Path) -> None:
     # The grandchild's 40 MB array counts, with both interpreters; one bare interpreter is far less.
     assert measured.peak_tree_rss_mb > alone.peak_tree_rss_mb + 40
     assert alone.peak_tree_rss_mb < 40
+
+
+def test_report_writes_json_markdown_and_plot(tmp_path: Path) -> None:
+    from bench.report import write_all
+
+    runs = [
+        _run("clusterflow", 0, 2.0, test_nmi=0.5, train_ssd=10.0),
+        _run("spark", 0, 8.0, test_nmi=0.4, train_ssd=11.0),
+        _run("sklearn", 0, 1.0, test_nmi=0.5, train_ssd=10.0, fit_seconds=1.0),
+    ]
+    block = {"dataset": {"train_mb": 1.0, "test_mb": 0.5}, "repeats": 1, "runs": runs, **summarise(runs)}
+    results = {
+        "started": "now",
+        "machine": {
+            "nproc": 2,
+            "cpu_model": "cpu",
+            "memory_gib": 8,
+            "python": "3.11",
+            "java": "17",
+            "load_average_at_start": [0.0, 0.0, 0.0],
+        },
+        "datasets": {"mnist-sample": block},
+        "unavailable": {"fashion-mnist": "package missing"},
+        "lambda": {"unavailable": "no handler"},
+        "scale": {
+            "points": [
+                {"rows": 100, "wall_s": 1.0, "peak_rss_mb": 50.0},
+                {"rows": 400, "wall_s": 3.0, "peak_rss_mb": 52.0},
+            ]
+        },
+    }
+    results["targets"] = judge(results)
+    write_all(results, tmp_path)
+    text = (tmp_path / "bench.md").read_text()
+    assert "| clusterflow / spark | 0.250x |" in text
+    assert "fashion-mnist: not measured" in text and "package missing" in text
+    assert "Not measured: no handler" in text
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "scale.png").exists()
+    assert '"mnist-sample"' in (tmp_path / "bench.json").read_text()
