@@ -6,10 +6,7 @@ moved to `rejected/` beside a `<key>.reason.txt` and the run fails with `InputRe
 
 from __future__ import annotations
 
-import gzip
-import io
-import zlib
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
@@ -19,8 +16,6 @@ from clusterflow.app.faults import InputRejected, call_aws, error_code
 from clusterflow.app.names import rejected_key, run_names, s3_uri
 from clusterflow.app.storage import now_iso, update_manifest
 from clusterflow.errors import DataFormatError
-
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def locate_object(s3: Any, bucket: str, key: str, version_id: str | None) -> tuple[str, dict[str, Any]]:
@@ -44,40 +39,6 @@ def _object_ref(bucket: str, key: str, version_id: str | None) -> dict[str, str]
     return ref
 
 
-class _Peekable(io.RawIOBase):
-    """A readable stream over a botocore StreamingBody that can hand back its first bytes."""
-
-    def __init__(self, body: Any, head: bytes) -> None:
-        self._body = body
-        self._head = head
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer)
-        if self._head:
-            count = min(len(view), len(self._head))
-            view[:count] = self._head[:count]
-            self._head = self._head[count:]
-            return count
-        chunk = self._body.read(len(view))
-        view[: len(chunk)] = chunk
-        return len(chunk)
-
-
-def open_libsvm_stream(body: Any, key: str) -> BinaryIO:
-    """Binary stream of the libsvm text, decompressing gzip; refuses a `.gz` that is not one."""
-    head = body.read(2)
-    raw = io.BufferedReader(_Peekable(body, head), buffer_size=1 << 20)
-    is_gzip = head == GZIP_MAGIC
-    if key.endswith(".gz") and not is_gzip:
-        raise InputRejected(f"{key}: not a gzip file (the name ends in .gz but the content is not gzip)")
-    if is_gzip:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw  # type: ignore[return-value]
-
-
 def inspect_object(
     s3: Any, bucket: str, key: str, version_id: str | None, head: dict[str, Any], params: RunParameters
 ) -> dict[str, Any]:
@@ -93,12 +54,10 @@ def inspect_object(
         )
     body = call_aws("s3", lambda: s3.get_object(**_object_ref(bucket, key, version_id)))["Body"]
     try:
-        with open_libsvm_stream(body, key) as stream:
-            summary = inspect_libsvm(stream, params.feature_dim, name=key)
+        # The reader detects gzip by its magic bytes and streams the body block by block.
+        summary = inspect_libsvm(body, params.feature_dim, name=key)
     except DataFormatError as exc:
         raise InputRejected(str(exc)) from exc
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise InputRejected(f"{key}: corrupt gzip data: {exc}") from exc
     finally:
         body.close()
     if summary.rows == 0:

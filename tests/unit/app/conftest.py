@@ -46,21 +46,28 @@ class Aws:
         return boto3.client(service, region_name=REGION)
 
 
+@pytest.fixture(scope="session")
+def clients() -> dict[str, Any]:
+    """Built once (loading service models is the slow part); moto intercepts them inside each test's mock."""
+    services = ("s3", "sagemaker", "glue", "emr-serverless", "stepfunctions", "iam", "sagemaker-runtime")
+    return {service: boto3.client(service, region_name=REGION) for service in services}
+
+
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(clients: dict[str, Any]) -> Iterator[Aws]:
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = clients["s3"]
         bucket = f"data-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         yield Aws(
             s3=s3,
-            sagemaker=boto3.client("sagemaker", region_name=REGION),
-            glue=boto3.client("glue", region_name=REGION),
-            emr=boto3.client("emr-serverless", region_name=REGION),
-            stepfunctions=boto3.client("stepfunctions", region_name=REGION),
-            iam=boto3.client("iam", region_name=REGION),
-            runtime=boto3.client("sagemaker-runtime", region_name=REGION),
+            sagemaker=clients["sagemaker"],
+            glue=clients["glue"],
+            emr=clients["emr-serverless"],
+            stepfunctions=clients["stepfunctions"],
+            iam=clients["iam"],
+            runtime=clients["sagemaker-runtime"],
             bucket=bucket,
         )
 
