@@ -92,6 +92,7 @@ class LocalCloud:
         self._log_handler: logging.Handler | None = None
         self._saved_loggers: dict[str, tuple[int, bool]] = {}
         self._seams: list[Any] = []
+        self._clients: dict[str, Any] = {}
         self._deployment: Deployment | None = None
         self.lambdas: LambdaRuntime | None = None
         self.events: EventDelivery | None = None
@@ -133,6 +134,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self._clients.clear()
         self._restore_environment()
         self._restore_moto_config()
         self._restore_logs()
@@ -153,8 +155,12 @@ class LocalCloud:
         return self.deployment.state_machine.arn
 
     def client(self, service: str, **config: Any) -> Any:
-        """A boto3 client for this cloud; botocore parameter validation stays on."""
-        return local_client(service, self.endpoint_url, self.region, **config)
+        """A boto3 client for this cloud (cached when no config is given); parameter validation stays on."""
+        if config:
+            return local_client(service, self.endpoint_url, self.region, **config)
+        if service not in self._clients:
+            self._clients[service] = local_client(service, self.endpoint_url, self.region)
+        return self._clients[service]
 
     def wait_for_execution(
         self, execution_arn: str, timeout: float = 300.0, poll: float = 0.1

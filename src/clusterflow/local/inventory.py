@@ -27,12 +27,12 @@ _ACTIVE_SPARK_STATES = (
 )
 
 
-def _resource_base(run_id: str) -> str:
+def _resource_base(run_id: str, prefix: str | None) -> str:
     try:
         from clusterflow.app.names import resource_base
     except ImportError:  # the application package is optional for the local cloud's own tests
         return run_id
-    return resource_base(run_id)
+    return resource_base(run_id, prefix) if prefix else resource_base(run_id)
 
 
 def _tag_value(tags: Iterable[Any] | None, key: str) -> str | None:
@@ -49,7 +49,8 @@ def _belongs(name: str, tags: Iterable[Any] | None, run_id: str, base: str) -> b
 def resources_of_run(cloud: LocalCloud, run_id: str) -> dict[str, list[str]]:
     from moto.sagemaker.models import sagemaker_backends
 
-    base = _resource_base(run_id)
+    prefixes = {f.environment.get("RESOURCE_PREFIX") for f in cloud.deployment.functions.values()} - {None}
+    base = _resource_base(run_id, next(iter(prefixes)) if len(prefixes) == 1 else None)
     backend = sagemaker_backends[cloud.account][cloud.region]
     found: dict[str, list[str]] = {
         "endpoints": sorted(n for n, e in backend.endpoints.items() if _belongs(n, e.tags, run_id, base)),
