@@ -23,7 +23,12 @@ def test_run_id_is_deterministic_and_changes_with_version() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["incoming/" + "x" * 300 + ".libsvm.gz", "incoming/a b+c(1).libsvm", "incoming/ü漢字.libsvm", "incoming/.libsvm"],
+    [
+        "incoming/" + "x" * 300 + ".libsvm.gz",
+        "incoming/a b+c(1).libsvm",
+        "incoming/ü漢字.libsvm",
+        "incoming/.libsvm",
+    ],
 )
 def test_names_fit_execution_and_sagemaker_limits(key: str) -> None:
     run_id = run_id_for_object("bucket", key, "version")

@@ -42,10 +42,18 @@ def test_create_training_job_request_is_exactly_reference_section_6(aws: Aws, ma
     params = RunParameters.resolve({"k": 10, "num_components": 50}, settings)
     run = run_context(aws, "run-123", params)
     sent = capture(aws.sagemaker, "CreateTrainingJob")
-    pca = pipeline.start_training(aws.sagemaker, {"run_id": "run-123", "algorithm": "pca", "run": run}, settings)
+    pca = pipeline.start_training(
+        aws.sagemaker, {"run_id": "run-123", "algorithm": "pca", "run": run}, settings
+    )
     pipeline.start_training(aws.sagemaker, {"run_id": "run-123", "algorithm": "kmeans", "run": run}, settings)
 
-    assert pca == {"kind": "training", "algorithm": "pca", "name": run["names"]["pca_training_job"], "attempt": 0, "done": False}
+    assert pca == {
+        "kind": "training",
+        "algorithm": "pca",
+        "name": run["names"]["pca_training_job"],
+        "attempt": 0,
+        "done": False,
+    }
     pca_request, kmeans_request = sent
     assert pca_request["AlgorithmSpecification"] == {
         "TrainingImage": "438346466558.dkr.ecr.eu-west-1.amazonaws.com/pca:1",
@@ -77,11 +85,15 @@ def test_create_training_job_request_is_exactly_reference_section_6(aws: Aws, ma
     assert pca_request["TrainingJobName"] != kmeans_request["TrainingJobName"]
 
 
-def test_training_status_reports_the_artifact_then_sagemakers_failure_reason(aws: Aws, make_settings: Any) -> None:
+def test_training_status_reports_the_artifact_then_sagemakers_failure_reason(
+    aws: Aws, make_settings: Any
+) -> None:
     settings = make_settings(SAGEMAKER_ROLE_ARN=role_arn(aws))
     params = RunParameters.resolve(None, settings)
     run = run_context(aws, "run-ok", params)
-    job = pipeline.start_training(aws.sagemaker, {"run_id": "run-ok", "algorithm": "pca", "run": run}, settings)
+    job = pipeline.start_training(
+        aws.sagemaker, {"run_id": "run-ok", "algorithm": "pca", "run": run}, settings
+    )
     polled = pipeline.check_status(aws.sagemaker, aws.glue, aws.emr, {"job": job, "max_attempts": 5})
     assert polled["done"] is True and polled["attempt"] == 1
     assert polled["model_uri"].endswith(f"/{job['name']}/output/model.tar.gz")
@@ -136,7 +148,9 @@ def test_poll_loop_is_bounded(aws: Aws) -> None:
 
 def test_glue_job_run_arguments_and_poll(aws: Aws, make_settings: Any) -> None:
     settings = make_settings()
-    aws.glue.create_job(Name="cf-test-spark", Role="arn:aws:iam::123456789012:role/glue", Command={"Name": "glueetl"})
+    aws.glue.create_job(
+        Name="cf-test-spark", Role="arn:aws:iam::123456789012:role/glue", Command={"Name": "glueetl"}
+    )
     params = RunParameters.resolve({"projection_engine": "endpoint"}, settings)
     run = run_context(aws, "run-g", params)
     sent = capture(aws.glue, "StartJobRun")
@@ -177,7 +191,13 @@ def test_failed_glue_run_fails_with_its_message(aws: Aws) -> None:
     with Stubber(stubbed) as stub:
         stub.add_response(
             "get_job_run",
-            {"JobRun": {"Id": "jr_1", "JobRunState": "FAILED", "ErrorMessage": "line 3: index 0 is not 1-based"}},
+            {
+                "JobRun": {
+                    "Id": "jr_1",
+                    "JobRunState": "FAILED",
+                    "ErrorMessage": "line 3: index 0 is not 1-based",
+                }
+            },
         )
         job = {"kind": "spark", "engine": "glue", "mode": "prepare", "job_name": "j", "job_run_id": "jr_1"}
         with pytest.raises(SparkJobFailed, match="1-based"):
@@ -185,7 +205,9 @@ def test_failed_glue_run_fails_with_its_message(aws: Aws) -> None:
 
 
 def test_emr_serverless_job_run_request(aws: Aws, make_settings: Any) -> None:
-    application = aws.emr.create_application(name="cf-spark", releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
+    application = aws.emr.create_application(name="cf-spark", releaseLabel="emr-7.5.0", type="SPARK")[
+        "applicationId"
+    ]
     settings = make_settings(
         EMR_APPLICATION_ID=application,
         EMR_JOB_ROLE_ARN="arn:aws:iam::123456789012:role/emr",

@@ -25,7 +25,9 @@ def validate(aws: Aws, settings: Any, key: str, body: bytes, **parameters: Any) 
 
 
 def keys(aws: Aws, prefix: str) -> list[str]:
-    return [item["Key"] for item in aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix=prefix).get("Contents", [])]
+    return [
+        item["Key"] for item in aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix=prefix).get("Contents", [])
+    ]
 
 
 def test_a_good_upload_gives_the_run_context_and_a_manifest(aws: Aws, make_settings: Any) -> None:
@@ -65,7 +67,9 @@ def test_malformed_uploads_are_refused_and_moved(aws: Aws, make_settings: Any, c
     assert "incoming/bad.libsvm" in message and where in message
     assert keys(aws, "incoming/") == []
     assert keys(aws, "rejected/") == ["rejected/bad.libsvm", "rejected/bad.libsvm.reason.txt"]
-    reason = aws.s3.get_object(Bucket=aws.bucket, Key="rejected/bad.libsvm.reason.txt")["Body"].read().decode()
+    reason = (
+        aws.s3.get_object(Bucket=aws.bucket, Key="rejected/bad.libsvm.reason.txt")["Body"].read().decode()
+    )
     assert reason.strip() == message
     assert aws.s3.get_object(Bucket=aws.bucket, Key="rejected/bad.libsvm")["Body"].read() == body
     manifest = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key="runs/run-1/manifest.json")["Body"].read())
@@ -81,10 +85,14 @@ def test_malformed_uploads_are_refused_and_moved(aws: Aws, make_settings: Any, c
         ("incoming/blank.libsvm", b"\n\n", "empty"),
     ],
 )
-def test_empty_and_broken_gzip_uploads_are_refused(aws: Aws, make_settings: Any, key: str, body: bytes, defect: str) -> None:
+def test_empty_and_broken_gzip_uploads_are_refused(
+    aws: Aws, make_settings: Any, key: str, body: bytes, defect: str
+) -> None:
     with pytest.raises(InputRejected, match=defect):
         validate(aws, make_settings(), key, body)
-    assert keys(aws, "rejected/") == sorted([key.replace("incoming/", "rejected/"), key.replace("incoming/", "rejected/") + ".reason.txt"])
+    assert keys(aws, "rejected/") == sorted(
+        [key.replace("incoming/", "rejected/"), key.replace("incoming/", "rejected/") + ".reason.txt"]
+    )
 
 
 def test_oversized_upload_is_refused_before_reading(aws: Aws, make_settings: Any) -> None:
@@ -94,11 +102,20 @@ def test_oversized_upload_is_refused_before_reading(aws: Aws, make_settings: Any
 
 def test_wrong_feature_count_is_refused(aws: Aws, make_settings: Any) -> None:
     with pytest.raises(InputRejected, match=r"wide.libsvm, line \d+: index \d+ > num_features 784"):
-        validate(aws, make_settings(), "incoming/wide.libsvm", libsvm_rows(3, features=900, seed=3), feature_dim=784)
+        validate(
+            aws,
+            make_settings(),
+            "incoming/wide.libsvm",
+            libsvm_rows(3, features=900, seed=3),
+            feature_dim=784,
+        )
 
 
 def test_a_missing_object_is_refused_without_moving_anything(aws: Aws, make_settings: Any) -> None:
-    event = {"run_id": "r", "input": {"bucket": aws.bucket, "key": "incoming/gone.libsvm", "version_id": None}}
+    event = {
+        "run_id": "r",
+        "input": {"bucket": aws.bucket, "key": "incoming/gone.libsvm", "version_id": None},
+    }
     with pytest.raises(InputRejected, match="does not exist"):
         pipeline.validate_input(aws.s3, event, make_settings())
     assert keys(aws, "rejected/") == []
@@ -106,5 +123,8 @@ def test_a_missing_object_is_refused_without_moving_anything(aws: Aws, make_sett
 
 def test_a_url_encoded_key_is_found(aws: Aws, make_settings: Any) -> None:
     aws.s3.put_object(Bucket=aws.bucket, Key="incoming/my file.libsvm", Body=libsvm_rows(2))
-    event = {"run_id": "r", "input": {"bucket": aws.bucket, "key": "incoming/my+file.libsvm", "version_id": None}}
+    event = {
+        "run_id": "r",
+        "input": {"bucket": aws.bucket, "key": "incoming/my+file.libsvm", "version_id": None},
+    }
     assert pipeline.validate_input(aws.s3, event, make_settings())["key"] == "incoming/my file.libsvm"
