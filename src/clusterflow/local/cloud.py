@@ -68,6 +68,7 @@ class LocalCloud:
         work_dir: Path | None = None,
         log_path: Path | None = None,
         endpoint_delay_seconds: float = 1.0,
+        spark_scripts_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -81,6 +82,7 @@ class LocalCloud:
         self.engines = engines
         self.faults = faults or FaultPlan()
         self.endpoint_delay_seconds = endpoint_delay_seconds
+        self.spark_scripts_dir = spark_scripts_dir
         self._host = host
         self._port = port
         self._own_work_dir = work_dir is None
@@ -317,6 +319,7 @@ class LocalCloud:
                     endpoint_url=self.endpoint_url,
                     deployment=self.deployment,
                     work_dir=self.work_dir / "spark",
+                    scripts_dir=self.spark_scripts_dir,
                 ),
             ):
                 engine_seam.install()

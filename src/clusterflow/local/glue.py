@@ -125,13 +125,21 @@ class SparkJobs:
     """Installs the Glue and EMR Serverless seams; runs one Spark job at a time."""
 
     def __init__(
-        self, account: str, region: str, *, endpoint_url: str, deployment: Deployment, work_dir: Path
+        self,
+        account: str,
+        region: str,
+        *,
+        endpoint_url: str,
+        deployment: Deployment,
+        work_dir: Path,
+        scripts_dir: Path | None = None,
     ) -> None:
         self.account = account
         self.region = region
         self.endpoint_url = endpoint_url
         self.deployment = deployment
         self.work_dir = Path(work_dir)
+        self.scripts_dir = Path(scripts_dir) if scripts_dir else deployment.root / "spark_jobs"
         self.runs_started: list[str] = []
         self.errors: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusterflow-spark")
@@ -225,7 +233,7 @@ class SparkJobs:
     # --- running a script -----------------------------------------------------------------------
     def _script(self, location: str) -> Path:
         name = location.rsplit("/", 1)[-1]
-        return self.deployment.root / "spark_jobs" / name
+        return self.scripts_dir / name
 
     def _run(self, run_id: str, script: Path, argv: list[str], finish: Callable[[str | None], None]) -> None:
         run_dir = self.work_dir / run_id[:40]
