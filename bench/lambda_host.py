@@ -76,10 +76,30 @@ def _probe(env: dict[str, str], images: Path, work: Path, name: str) -> dict[str
             timeout=600,
         )
     if done.returncode != 0 or not result_path.exists():
-        tail = (work / f"{name}.log").read_text(errors="replace")[-600:]
-        return {"error": f"probe exit {done.returncode}: {tail}"}
+        return {
+            "error": f"probe exit {done.returncode}: {_last_error(work / f'{name}.log')}"
+            + _server_cause(work / "cloud" / "local-cloud.log")
+        }
     loaded: dict[str, Any] = json.loads(result_path.read_text())
     return loaded
+
+
+def _last_error(log: Path) -> str:
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "Exception" in line]
+    return (errors or lines or ["(no output)"])[-1].strip()[:400]
+
+
+def _server_cause(cloud_log: Path) -> str:
+    """The local cloud's own last exception, when a call failed on its side (HTTP 500)."""
+    if not cloud_log.exists():
+        return ""
+    causes = [
+        line
+        for line in cloud_log.read_text(errors="replace").splitlines()
+        if line[:1].isalpha() and ("Error: " in line or "Exception: " in line) and " ERROR " not in line
+    ]
+    return f" (local cloud: {causes[-1].strip()[:300]})" if causes else ""
 
 
 def summarise_mode(probes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -16,6 +16,12 @@ _COLUMNS = (
 )
 
 
+def one_line(text: str, limit: int = 240) -> str:
+    """The last non-empty line of a message, for a table cell."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return (lines[-1] if lines else "").replace("|", "/")[:limit]
+
+
 def _fmt(value: Any, pattern: str = "{:.3g}") -> str:
     if value is None:
         return "n/a"
@@ -52,14 +58,14 @@ def _dataset_section(name: str, block: dict[str, Any]) -> list[str]:
         f"ratio {_fmt(block['ratios']['training_jobs_vs_sklearn_fit']['ratio'], '{:.3f}x')}.",
     ]
     for run, error in block.get("errors", {}).items():
-        lines.append(f"\n- FAILED {run}: `{error.strip().splitlines()[-1] if error.strip() else error}`")
+        lines.append(f"\n- FAILED {run}: `{one_line(error)}`")
     return lines + [""]
 
 
 def _lambda_section(block: dict[str, Any] | None) -> list[str]:
     lines = ["## Clustering Lambda", ""]
     if not block or block.get("unavailable"):
-        return lines + [f"Not measured: {(block or {}).get('unavailable', 'not run')}", ""]
+        return lines + [f"Not measured: {one_line((block or {}).get('unavailable', 'not run'))}", ""]
     lines += [
         "| mode | cold init s | 1 image p50 ms | 1 image p99 ms | 100 images p50 ms | 100 images p99 ms |",
         "|---|---|---|---|---|---|",
@@ -67,7 +73,7 @@ def _lambda_section(block: dict[str, Any] | None) -> list[str]:
     for mode in ("artifact", "endpoint"):
         row = block.get(mode)
         if not row or row.get("unavailable"):
-            reason = (row or {}).get("unavailable", "not measured")
+            reason = one_line((row or {}).get("unavailable", "not measured"))
             lines.append(f"| {mode} | n/a ({reason}) | | | | |")
             continue
         keys = ("cold_init_s", "single_p50_ms", "single_p99_ms", "batch_p50_ms", "batch_p99_ms")
@@ -107,7 +113,7 @@ def _scale_section(block: dict[str, Any] | None) -> list[str]:
             f"| {point['rows']:,} | {_fmt(point.get('wall_s'), '{:.1f}')} | "
             f"{_fmt(point.get('peak_rss_mb'), '{:.0f}')} | {_fmt(per, '{:.3f}')} | "
             f"{_fmt(point.get('test_nmi'), '{:.4f}')} |"
-            + (f" FAILED: {point['error'][-200:]!r}" if point.get("error") else "")
+            + (f" FAILED: {one_line(point['error'])}" if point.get("error") else "")
         )
     lines.append(
         f"\nPeak memory at the largest size / at 60,000 rows: {_fmt(block.get('memory_ratio'), '{:.2f}x')}; "
@@ -120,7 +126,7 @@ def _targets_section(targets: list[dict[str, Any]]) -> list[str]:
     lines = ["## Targets (issue 6)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
     for t in targets:
         met = {True: "met", False: "**not met**", None: "not measured"}[t["met"]]
-        note = f" ({t['note']})" if t["note"] else ""
+        note = f" ({one_line(t['note'])})" if t["note"] else ""
         lines.append(f"| {t['name']} | {t['goal']} | {_fmt(t['value'], '{:.3f}')} | {met}{note} |")
     return lines + [""]
 
