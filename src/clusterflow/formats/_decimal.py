@@ -165,3 +165,30 @@ def to_float32(
             values[risky] = parsed.values[which[risky]]
     with np.errstate(over="ignore"):
         return values.astype(np.float32)
+
+
+def format_label(value: float) -> bytes:
+    """An integral label as an integer ("3"), any other as Python's shortest round-trip repr."""
+    number = float(value)
+    return str(int(number)).encode() if number.is_integer() else repr(number).encode()
+
+
+def format_float32(values: np.ndarray) -> list[bytes]:
+    """The shortest text for each float32 that parse_tokens + to_float32 turn back into the same bits."""
+    values = np.asarray(values, dtype=np.float32)
+    texts = [str(v).encode() for v in values]
+    integral = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+    for i in np.flatnonzero(integral).tolist():
+        texts[i] = str(int(values[i])).encode()
+    if not texts:
+        return texts
+    lengths = np.fromiter((len(text) for text in texts), np.int64, len(texts))
+    starts = PAD_WIDTH + np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
+    ends = starts + lengths
+    buf = np.frombuffer(b" " * PAD_WIDTH + b" ".join(texts) + b" ", np.uint8)
+    parsed = parse_tokens(buf, starts, ends)
+    back = to_float32(buf, starts, ends, parsed, np.arange(len(texts)))
+    mismatched = ~parsed.ok | (back.view(np.uint32) != values.view(np.uint32))
+    for i in np.flatnonzero(mismatched).tolist():
+        texts[i] = repr(float(values[i])).encode()
+    return texts

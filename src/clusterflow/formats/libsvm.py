@@ -17,7 +17,15 @@ from typing import BinaryIO, NoReturn
 import numpy as np
 
 from clusterflow.errors import DataFormatError
-from clusterflow.formats._decimal import NUMBER_RE, PAD_WIDTH, parse_tokens, refine_exact, to_float32
+from clusterflow.formats._decimal import (
+    NUMBER_RE,
+    PAD_WIDTH,
+    format_float32,
+    format_label,
+    parse_tokens,
+    refine_exact,
+    to_float32,
+)
 from clusterflow.formats._streams import open_binary, read_chunks, source_name
 
 BLOCK_BYTES = 1 << 20
@@ -326,42 +334,17 @@ def inspect_libsvm(
 # ---- writing ----
 
 
-def _label_text(label: float) -> bytes:
-    if float(label).is_integer():
-        return str(int(label)).encode()
-    return repr(float(label)).encode()
-
-
-def _float32_texts(values: np.ndarray) -> list[bytes]:
-    """Shortest text for each float32 that our reader turns back into the same bits."""
-    texts = [str(v).encode() for v in values]
-    integral = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
-    for i in np.flatnonzero(integral).tolist():
-        texts[i] = str(int(values[i])).encode()
-    joined = b" " * PAD_WIDTH + b" ".join(texts) + b"\n"
-    buf = np.frombuffer(joined, np.uint8)
-    starts, ends = _token_bounds(_CLASS[buf] == _NUMBER)
-    parsed = parse_tokens(buf, starts, ends)
-    back = to_float32(buf, starts, ends, parsed, np.arange(len(starts)))
-    if len(back) == len(values):
-        for i in np.flatnonzero(back.view(np.uint32) != values.view(np.uint32)).tolist():
-            texts[i] = repr(float(values[i])).encode()
-    else:  # a text our reader splits differently (should not happen): use float64 repr throughout
-        texts = [repr(float(v)).encode() for v in values]
-    return texts
-
-
 def _libsvm_lines(labels: np.ndarray, X: np.ndarray, index_texts: np.ndarray) -> bytes:
     rows, cols = np.nonzero(X)
     values = np.ascontiguousarray(X[rows, cols], dtype=np.float32)
     if not np.isfinite(values).all():
         raise DataFormatError("cannot write NaN/inf values to libsvm")
     unique, inverse = np.unique(values.view(np.uint32), return_inverse=True)
-    value_texts = np.array(_float32_texts(unique.view(np.float32)), dtype=object)
+    value_texts = np.array(format_float32(unique.view(np.float32)), dtype=object)
     pairs = index_texts[cols] + value_texts[inverse]
     bounds = np.searchsorted(rows, np.arange(len(labels) + 1))
     lines = [
-        b" ".join([_label_text(label), *pairs[bounds[i] : bounds[i + 1]]])
+        b" ".join([format_label(label), *pairs[bounds[i] : bounds[i + 1]]])
         for i, label in enumerate(labels.tolist())
     ]
     return b"\n".join(lines) + b"\n"
