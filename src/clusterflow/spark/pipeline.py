@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 
 from clusterflow.artifacts.model import PCAModel, load_pca_model
-from clusterflow.errors import ModelArtifactError
+from clusterflow.errors import DataFormatError, ModelArtifactError
 from clusterflow.spark import transforms
 from clusterflow.spark.arguments import JobArgumentError, JobArguments
 from clusterflow.spark.failures import input_errors
@@ -34,18 +34,22 @@ def load_shards(rows: DataFrame, column: str, output_uri: str) -> JobSummary:
     reports = transforms.to_recordio_partitions(rows, column, output_uri).collect()
     written = sorted(report["shard"] for report in reports)
     total = sum(int(report["rows"]) for report in reports)
-    if total == 0:
-        raise StorageError(f"no rows to write to {output_uri}: the input is empty")
     found = list_shards(output_uri)
     if found != written or len(set(written)) != len(written):
         raise StorageError(f"{output_uri}: wrote shards {written} but found {found}")
     return JobSummary(mode="", rows=total, shards=written)
 
 
+def _require_rows(summary: JobSummary, args: JobArguments) -> None:
+    if summary.rows == 0:
+        raise DataFormatError("no rows: the input holds no libsvm lines", source=args.input_uri)
+
+
 def run_prepare(spark: SparkSession, args: JobArguments) -> JobSummary:
     """libsvm -> dense float32 RecordIO-protobuf shards (PCA's training channel)."""
     with input_errors(args.input_uri, args.num_features):
         written = load_shards(extract_dense(spark, args), transforms.FEATURES, args.output_uri)
+    _require_rows(written, args)
     return JobSummary(mode="prepare", rows=written.rows, shards=written.shards)
 
 
@@ -87,6 +91,7 @@ def run_project(
     try:
         with input_errors(args.input_uri, args.num_features):
             written = load_shards(projected, transforms.PROJECTION, args.output_uri)
+            _require_rows(written, args)
             transforms.write_projections_parquet(projected, args.projections_uri)
     finally:
         projected.unpersist()

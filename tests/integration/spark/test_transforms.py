@@ -208,3 +208,27 @@ def test_feature_index_beyond_num_features_is_named(spark: Any, tmp_path: Path) 
     args = JobArguments(mode="prepare", input_uri=str(bad), num_features=12, output_uri=str(tmp_path / "out"))
     with pytest.raises(DataFormatError, match="line 1: feature index 13 is larger than --num_features 12"):
         run_prepare(spark, args)
+
+
+def test_empty_partitions_write_no_shard(spark: Any, tmp_path: Path, kit: SimpleNamespace) -> None:
+    data = kit.make_dataset(3, seed=5)
+    libsvm, _ = kit.write_inputs(tmp_path, data)
+    out = tmp_path / "staging"
+    args = JobArguments(
+        mode="prepare", input_uri=str(libsvm), num_features=kit.feature_dim, output_uri=str(out), num_shards=6
+    )
+    summary = run_prepare(spark, args)
+    assert summary.rows == 3
+    assert len(summary.shards) == 3  # six partitions, three of them empty
+    assert sorted(p.name for p in out.iterdir()) == summary.shards
+    assert all(p.stat().st_size > 0 for p in out.iterdir())
+
+
+def test_empty_input_is_refused(spark: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.libsvm"
+    empty.write_text("")
+    args = JobArguments(
+        mode="prepare", input_uri=str(empty), num_features=12, output_uri=str(tmp_path / "out")
+    )
+    with pytest.raises(DataFormatError, match=f"{empty}: no rows"):
+        run_prepare(spark, args)
