@@ -65,6 +65,7 @@ def handle_request(clients: Clients, event: dict[str, Any], settings: Settings) 
         else:
             closest, distance = cluster_with_artifacts(clients, run_id, manifest, images)
     except RequestError as exc:
+        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
         return _http(exc.status, {"error": str(exc)})
     except EndpointCreating as exc:
         return _http(503, {"error": str(exc)}, {"retry-after": str(RETRY_AFTER_SECONDS)})

@@ -10,8 +10,9 @@ from typing import Any
 
 from clusterflow.app import cleanup, endpoints, spark, training, validation
 from clusterflow.app.config import EndpointPolicy, RunParameters, Settings
-from clusterflow.app.faults import ConfigurationError, PollLimitExceeded
+from clusterflow.app.faults import ConfigurationError, InputRejected, PollLimitExceeded
 from clusterflow.app.names import LATEST_KEY, RunNames, projections_prefix, s3_uri
+from clusterflow.app.observability import MetricUnit, metrics
 from clusterflow.app.storage import now_iso, update_manifest, write_json
 
 ALGORITHMS = ("pca", "kmeans")
@@ -28,10 +29,20 @@ def _algorithm(event: dict[str, Any]) -> Any:
     return algorithm
 
 
+def _count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
 def validate_input(s3: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    return validation.validate_input(
-        s3, run_id=event["run_id"], execution_input=event["input"], settings=settings
-    )
+    try:
+        run = validation.validate_input(
+            s3, run_id=event["run_id"], execution_input=event["input"], settings=settings
+        )
+    except InputRejected:
+        _count("InputsRejected")
+        raise
+    _count("RowsAccepted", run["rows"])
+    return run
 
 
 def start_spark_job(glue: Any, emr: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -40,6 +51,7 @@ def start_spark_job(glue: Any, emr: Any, event: dict[str, Any], settings: Settin
     if mode not in ("prepare", "project"):
         raise ConfigurationError(f"state {event.get('state_name')}: unknown Spark mode {mode!r}")
     pca_model_uri = (event.get("pca") or {}).get("model_uri")
+    _count("SparkJobsStarted")
     return spark.start_spark_job(
         glue=glue,
         emr=emr,
@@ -65,6 +77,7 @@ def start_training(sagemaker: Any, event: dict[str, Any], settings: Settings) ->
         prefix=settings.resource_prefix,
     )
     name = training.start_training(sagemaker, request)
+    _count("TrainingJobsStarted")
     return {"kind": "training", "algorithm": algorithm, "name": name, "attempt": 0, "done": False}
 
 
@@ -85,6 +98,7 @@ def deploy_endpoint(sagemaker: Any, event: dict[str, Any], settings: Settings) -
         run_id=run["run_id"],
         stack_name=settings.stack_name,
     )
+    _count("EndpointsCreated")
     return endpoint_descriptor(names.endpoint, algorithm)
 
 
@@ -97,6 +111,7 @@ def check_status(sagemaker: Any, glue: Any, emr: Any, event: dict[str, Any]) -> 
     job = dict(event["job"])
     max_attempts = int(event.get("max_attempts") or 1)
     job["attempt"] = int(job.get("attempt", 0)) + 1
+    _count("StatusPolls")
     if job["kind"] == "training":
         job |= training.training_status(sagemaker, job["name"])
     elif job["kind"] == "spark":
@@ -145,6 +160,7 @@ def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
             "endpoint_policy": run["parameters"]["endpoint_policy"],
         },
     )
+    _count("RunsSucceeded")
     write_json(s3, run["bucket"], LATEST_KEY, {"run_id": run["run_id"], "updated_at": now_iso()})
     return {
         "manifest_uri": s3_uri(run["bucket"], f"runs/{run['run_id']}/manifest.json"),
@@ -168,4 +184,5 @@ def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings)
         error=cleanup.error_message(event.get("error")) if failed else None,
         prefix=settings.resource_prefix,
     )
+    _count("ResourcesDeleted", len(report.deleted))
     return report.as_dict()

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from clusterflow.app.config import RunParameters, Settings
 from clusterflow.app.faults import call_aws, error_code
 from clusterflow.app.names import run_id_for_object
+from clusterflow.app.observability import MetricUnit, metrics
 
 INCOMING_PREFIX = "incoming/"
 ACCEPTED_SUFFIXES = (".libsvm", ".libsvm.gz")
@@ -85,6 +86,9 @@ def start_runs(stepfunctions: Any, *, event: dict[str, Any], settings: Settings)
             results.append({"key": upload.key, "status": "ignored"})
             continue
         results.append(_start_one(stepfunctions, state_machine_arn, upload, settings))
+    for status in ("started", "duplicate", "ignored"):
+        count = sum(1 for result in results if result["status"] == status)
+        metrics.add_metric(name=f"Uploads{status.capitalize()}", unit=MetricUnit.Count, value=count)
     return results
 
 
