@@ -162,6 +162,8 @@ class _Progress:
         self.names_done: set[str] = set()
         self.last_line_at = time.monotonic()
         self.bar: Any = None
+        # a bar redrawn with carriage returns only makes sense on a terminal, not in a log or a pipe
+        self.interactive = bool(getattr(console.out, "isatty", lambda: False)())
 
     def update(self, events: list[Mapping[str, Any]], finished: bool) -> None:
         visits = state_visits(events)
@@ -184,7 +186,7 @@ class _Progress:
             self._close_bar()
             return
         running = [visit for index, visit in enumerate(visits) if index not in self.handled]
-        if running and time.monotonic() - self.last_line_at >= PROGRESS_AFTER_S:
+        if running and self.interactive and time.monotonic() - self.last_line_at >= PROGRESS_AFTER_S:
             name = running[-1].name
             rounds = sum(1 for visit in visits if visit.name == name)
             self._show(f"  {name}" + (f" (round {rounds})" if rounds > 1 else ""))
@@ -352,7 +354,11 @@ def function_url_event(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _predictions(payload: Any, function_error: str | None) -> list[Mapping[str, Any]]:
     if function_error:
-        raise ClusterflowError(f"clustering Lambda failed: {payload}")
+        if isinstance(payload, Mapping) and "errorMessage" in payload:
+            detail = f"{payload.get('errorType', 'Error')}: {payload['errorMessage']}"
+        else:
+            detail = str(payload)
+        raise ClusterflowError(f"clustering Lambda failed: {' '.join(detail.split())[:500]}")
     body = payload
     if isinstance(payload, Mapping) and "statusCode" in payload:
         if int(payload["statusCode"]) != 200:
@@ -584,6 +590,8 @@ def _summarise(console: _Console, outcome: RunOutcome, out_dir: Path) -> None:
         console.error(f"error: input refused: {outcome.message}")
     elif metrics.execution_status != "SUCCEEDED":
         console.error(f"error: execution {metrics.execution_status}: {outcome.message}")
+    elif outcome.exit_code != 0:
+        console.error(f"error: {outcome.message}")
     console.line(f"execution {metrics.execution_status} in {metrics.wall_seconds} s; report in {out_dir}")
     if metrics.nmi is not None:
         console.line(
