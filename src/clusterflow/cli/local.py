@@ -18,12 +18,42 @@ def local_group() -> None:
 
 
 @local_group.command("up")
-@click.option("--port", type=int, default=4566, show_default=True, help="Port on 127.0.0.1 (0 = any free).")
-def up_command(port: int) -> None:
-    """Serve the local cloud on 127.0.0.1 for `aws --endpoint-url` and boto3 (Ctrl-C stops it)."""
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=5000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 = any free port).",
+)
+@click.option("--k", type=click.IntRange(min=2), default=None, help="K for runs (default: the template's).")
+@click.option("--components", type=click.IntRange(min=1), default=None, help="PCA components for runs.")
+@click.option("--endpoint-policy", type=click.Choice(ENDPOINT_POLICIES), default=None)
+@click.option("--projection-engine", type=click.Choice(("artifact", "endpoint")), default=None)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the local cloud keeps its files and log (default: a temporary directory).",
+)
+def up_command(
+    port: int,
+    k: int | None,
+    components: int | None,
+    endpoint_policy: str | None,
+    projection_engine: str | None,
+    work_dir: Path | None,
+) -> None:
+    """Serve the local cloud on 127.0.0.1 for `aws --endpoint-url` and boto3 (Ctrl-C stops it).
+
+    Upload a .libsvm file under incoming/ of the printed bucket and the pipeline starts, as on AWS.
+    """
+    from clusterflow.local.run import default_template, template_overrides
     from clusterflow.local.server import serve
 
-    serve(port=port)
+    overrides = template_overrides(
+        k=k, components=components, endpoint_policy=endpoint_policy, projection_engine=projection_engine
+    )
+    serve(default_template(), port=port, work_dir=work_dir, parameter_overrides=overrides, echo=click.echo)
 
 
 @local_group.command("run")

@@ -383,21 +383,27 @@ def _cleanup(run_id: str, cloud: Any) -> None:
         )
 
 
-def _parameter_overrides(options: RunOptions) -> dict[str, str]:
-    """The run's parameters reach the trigger through the template's parameters, as on AWS."""
-    overrides = {
-        "K": str(options.k),
-        "NumComponents": str(options.components),
-        "PollIntervalSeconds": str(options.poll_seconds),
+def template_overrides(
+    *,
+    k: int | None = None,
+    components: int | None = None,
+    poll_seconds: int | None = None,
+    endpoint_policy: str | None = None,
+    projection_engine: str | None = None,
+) -> dict[str, str]:
+    """Run parameters as the template's parameters: they reach the trigger's environment as on AWS."""
+    given = {
+        "K": k,
+        "NumComponents": components,
+        "PollIntervalSeconds": poll_seconds,
+        "EndpointPolicy": endpoint_policy,
+        "ProjectionEngine": projection_engine,
     }
-    if options.endpoint_policy:
-        overrides["EndpointPolicy"] = options.endpoint_policy
-    if options.projection_engine:
-        overrides["ProjectionEngine"] = options.projection_engine
-    return overrides
+    return {name: str(value) for name, value in given.items() if value is not None}
 
 
-def _default_template() -> Path:
+def default_template() -> Path:
+    """template.yaml at the repository root (this file is src/clusterflow/local/run.py)."""
     return Path(__file__).resolve().parents[3] / "template.yaml"
 
 
@@ -407,11 +413,17 @@ def start_cloud(options: RunOptions) -> Any:
     from clusterflow.local.lambdas import FaultPlan
 
     return LocalCloud(
-        options.template or _default_template(),
+        options.template or default_template(),
         stack_name=STACK_NAME,
         engines=options.engines,
         faults=FaultPlan(fail_at=frozenset(options.fail_at)),
-        parameter_overrides=_parameter_overrides(options),
+        parameter_overrides=template_overrides(
+            k=options.k,
+            components=options.components,
+            poll_seconds=options.poll_seconds,
+            endpoint_policy=options.endpoint_policy,
+            projection_engine=options.projection_engine,
+        ),
         log_path=options.out_dir / LOG_FILE,
     )
 
