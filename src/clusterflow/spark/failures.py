@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from clusterflow.errors import ClusterflowError, DataFormatError
+from clusterflow.formats.libsvm import line_defect
 from clusterflow.spark.storage import StorageError, is_s3, local_path
 
 _JAVA_CAUSE = re.compile(r"most recent failure:.*?: (?:[\w.$]+\.)?(\w+(?:Exception|Error)): ([^\n]*)", re.S)
@@ -26,43 +27,16 @@ def _defect_from_java(kind: str, message: str, num_features: int) -> str:
     return message
 
 
-def _open_text(path: Path) -> Iterator[str]:
+def _open_lines(path: Path) -> Iterator[bytes]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+    with opener(path, "rb") as lines:
         yield from lines
-
-
-def _line_defect(line: str, num_features: int) -> str | None:
-    """The first rule of Spark's libsvm parser that this line breaks, or None."""
-    tokens = line.split()
-    if not tokens or tokens[0].startswith("#"):
-        return None
-    try:
-        float(tokens[0])
-    except ValueError:
-        return f"label is not a number: {tokens[0]!r}"
-    previous = 0
-    for token in tokens[1:]:
-        index_text, sep, value_text = token.partition(":")
-        try:
-            index = int(index_text)
-            float(value_text)
-        except ValueError:
-            return f"not an index:value pair: {token!r}"
-        if not sep:
-            return f"not an index:value pair: {token!r}"
-        if index <= previous:
-            return f"indices must be 1-based and ascending; {index} follows {previous}"
-        if index > num_features:
-            return f"feature index {index} is larger than --num_features {num_features}"
-        previous = index
-    return None
 
 
 def locate_libsvm_defect(path: Path, num_features: int) -> tuple[int, str] | None:
     """(1-based line, defect) of the first line Spark would refuse, scanning a local file (`.gz` too)."""
-    for number, line in enumerate(_open_text(path), start=1):
-        defect = _line_defect(line, num_features)
+    for number, line in enumerate(_open_lines(path), start=1):
+        defect = line_defect(line, num_features)
         if defect:
             return number, defect
     return None

@@ -154,12 +154,9 @@ def project_with_endpoint(
 
 def _recordio_writer() -> Callable[[BinaryIO, np.ndarray, np.ndarray], None]:
     """Resolved on the driver and shipped in the closure that runs on the executors."""
-    from clusterflow.formats.recordio import encode_dense_rows, write_recordio
+    from clusterflow.formats.recordio import write_recordio_dense
 
-    def write_rows(handle: BinaryIO, matrix: np.ndarray, labels: np.ndarray) -> None:
-        write_recordio(handle, encode_dense_rows(matrix, labels))
-
-    return write_rows
+    return write_recordio_dense
 
 
 def to_recordio_partitions(rows: DataFrame, column: str, output_uri: str) -> DataFrame:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,30 +11,11 @@ import numpy as np
 import pytest
 
 from clusterflow.artifacts.model import PCAModel, write_model_tar
+from clusterflow.formats.libsvm import write_libsvm
+from clusterflow.formats.recordio import iter_recordio_batches
 
 FEATURE_DIM = 12
 NUM_COMPONENTS = 3
-
-
-def _install_standins() -> None:
-    """Until clusterflow.formats.{recordio,libsvm} land, tests use the tiny stand-ins beside this file."""
-    from pyspark import cloudpickle
-
-    for name in ("recordio", "libsvm"):
-        full_name = f"clusterflow.formats.{name}"
-        try:
-            importlib.import_module(full_name)
-        except ImportError:
-            spec = importlib.util.spec_from_file_location(full_name, Path(__file__).with_name("standins.py"))
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules[full_name] = module
-            # Python workers cannot import it by name, so ship its functions by value.
-            cloudpickle.register_pickle_by_value(module)
-
-
-_install_standins()
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +64,6 @@ def write_inputs(directory: Path, data: Dataset, gz: bool = False) -> tuple[Path
     """(libsvm file, model.tar.gz) for `data` under `directory`."""
     import gzip
 
-    from clusterflow.formats.libsvm import write_libsvm
-
     directory.mkdir(parents=True, exist_ok=True)
     libsvm = directory / ("train.libsvm.gz" if gz else "train.libsvm")
     if gz:
@@ -102,12 +78,10 @@ def write_inputs(directory: Path, data: Dataset, gz: bool = False) -> tuple[Path
 
 def read_shards(prefix: Path, feature_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Every row and label of the part-NNNNN.pbr shards under `prefix`, in shard order."""
-    from clusterflow.formats.recordio import iter_recordio_batches
-
     matrices, labels = [], []
     for shard in sorted(prefix.glob("part-*.pbr")):
         with shard.open("rb") as handle:
-            for X, y in iter_recordio_batches(handle, feature_dim):
+            for y, X in iter_recordio_batches(handle, feature_dim):
                 matrices.append(X)
                 labels.append(y)
     return np.concatenate(matrices), np.concatenate(labels)

@@ -15,12 +15,12 @@ from clusterflow.spark.storage import StorageError
 @pytest.mark.parametrize(
     ("line", "defect"),
     [
-        ("2 5:1 3:2", "indices must be 1-based and ascending; 3 follows 5"),
-        ("2 0:1", "indices must be 1-based and ascending; 0 follows 0"),
-        ("2 1:x", "not an index:value pair: '1:x'"),
-        ("2 1", "not an index:value pair: '1'"),
-        ("cat 1:1", "label is not a number: 'cat'"),
-        ("1 1:1 13:2", "feature index 13 is larger than --num_features 12"),
+        ("2 5:1 3:2", "indices not strictly ascending: 3 after 5 (indices must be strictly ascending)"),
+        ("2 0:1", "index 0 in '0:1': indices are 1-based (this looks like a zero-based file)"),
+        ("2 1:x", "non-numeric value 'x' for index 1"),
+        ("2 1", "truncated pair '1': expected index:value"),
+        ("cat 1:1", "non-numeric label 'cat'"),
+        ("1 1:1 13:2", "index 13 > num_features 12 in '13:2'"),
     ],
 )
 def test_first_bad_line_is_located(tmp_path: Path, line: str, defect: str) -> None:
@@ -32,7 +32,10 @@ def test_first_bad_line_is_located(tmp_path: Path, line: str, defect: str) -> No
 def test_gzip_input_is_scanned(tmp_path: Path) -> None:
     path = tmp_path / "in.libsvm.gz"
     path.write_bytes(gzip.compress(b"1 1:1\n0 2:1 1:1\n"))
-    assert locate_libsvm_defect(path, 12) == (2, "indices must be 1-based and ascending; 1 follows 2")
+    assert locate_libsvm_defect(path, 12) == (
+        2,
+        "indices not strictly ascending: 1 after 2 (indices must be strictly ascending)",
+    )
 
 
 def test_good_input_has_no_defect(tmp_path: Path) -> None:
@@ -53,7 +56,10 @@ def test_spark_parse_failure_becomes_data_format_error_with_line(tmp_path: Path)
     )
     error = translate(RuntimeError(spark_text), str(path), 12)
     assert isinstance(error, DataFormatError)
-    assert str(error) == f"{path}, line 3: indices must be 1-based and ascending; 3 follows 5"
+    assert (
+        str(error)
+        == f"{path}, line 3: indices not strictly ascending: 3 after 5 (indices must be strictly ascending)"
+    )
 
 
 def test_spark_message_is_kept_when_the_file_cannot_be_scanned() -> None:

@@ -199,14 +199,17 @@ def test_malformed_libsvm_names_file_and_line(spark: Any, tmp_path: Path) -> Non
     args = JobArguments(mode="prepare", input_uri=str(bad), num_features=12, output_uri=str(tmp_path / "out"))
     with pytest.raises(DataFormatError) as caught:
         run_prepare(spark, args)
-    assert str(caught.value) == f"{bad}, line 3: indices must be 1-based and ascending; 3 follows 5"
+    assert (
+        str(caught.value)
+        == f"{bad}, line 3: indices not strictly ascending: 3 after 5 (indices must be strictly ascending)"
+    )
 
 
 def test_feature_index_beyond_num_features_is_named(spark: Any, tmp_path: Path) -> None:
     bad = tmp_path / "wide.libsvm"
     bad.write_text("1 1:0.5 13:2\n")
     args = JobArguments(mode="prepare", input_uri=str(bad), num_features=12, output_uri=str(tmp_path / "out"))
-    with pytest.raises(DataFormatError, match="line 1: feature index 13 is larger than --num_features 12"):
+    with pytest.raises(DataFormatError, match="line 1: index 13 > num_features 12"):
         run_prepare(spark, args)
 
 
