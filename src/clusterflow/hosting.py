@@ -50,7 +50,7 @@ def negotiate_accept(accept: str | None, supported: tuple[str, ...]) -> str:
 
 
 def _float32_values(values: npt.NDArray[np.floating]) -> list[float]:
-    return [float(repr(x)) for x in np.asarray(values, dtype=np.float32).ravel()]
+    return [float(str(x)) for x in np.asarray(values, dtype=np.float32).ravel()]
 
 
 def _dumps(document: object) -> bytes:
