@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -16,6 +17,7 @@ from bench.pipelines import Dataset, compare
 from bench.scale import run_scale
 
 FULL_REPEATS = 3
+PARTS = ("pipelines", "lambda", "parsing", "scale")
 DOCS_PNG = Path(__file__).resolve().parents[1] / "docs" / "bench.png"
 
 
@@ -30,13 +32,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeats", type=int, help=f"runs per contender (default {FULL_REPEATS}, 1 with --quick)"
     )
     parser.add_argument(
-        "--skip-pipelines", action="store_true", help="only the Lambda, parsing and scale parts"
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)} (default: all)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the other parts' results from an earlier bench.json in --out"
     )
     parser.add_argument("--copy-plot", action="store_true", help=f"also copy bench.png to {DOCS_PNG}")
     args = parser.parse_args(argv)
     if args.scale is not None and args.scale < 1000:
         parser.error("--scale must be at least 1000 rows")
     args.repeats = args.repeats or (1 if args.quick else FULL_REPEATS)
+    args.parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    if args.parts - set(PARTS):
+        parser.error(f"--parts: unknown {sorted(args.parts - set(PARTS))}; choose from {','.join(PARTS)}")
     return args
 
 
@@ -67,22 +75,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "datasets": {},
         "unavailable": {},
     }
+    previous = out / "bench.json"
+    if args.keep and previous.exists():
+        kept = json.loads(previous.read_text())
+        results.update({key: kept[key] for key in ("datasets", "lambda", "parsing", "scale") if key in kept})
+        results["earlier_parts_started"] = kept.get("started")
     data_root = out / "data"
     sample = _prepare(results, "mnist-sample", datasets.mnist_sample, data_root)
     fashion = None if args.quick else _prepare(results, "fashion-mnist", datasets.fashion_mnist, data_root)
-    if not args.skip_pipelines:
-        for dataset in (d for d in (sample, fashion) if d is not None):
+    if "pipelines" in args.parts:
+        # The full-size set first: its figures carry the targets.
+        for dataset in (d for d in (fashion, sample) if d is not None):
             _phase(results, out, f"pipelines on {dataset.name}")
-            results["datasets"][dataset.name] = compare(dataset, args.repeats, out / "runs" / dataset.name)
-    model_source = out / "runs" / "mnist-sample" / "clusterflow-0" / "out"
-    if sample is not None:
+
+            def keep(block: dict[str, Any], name: str = dataset.name) -> None:
+                results["datasets"][name] = block
+                report.write_all(results, out)
+
+            results["datasets"][dataset.name] = compare(
+                dataset, args.repeats, out / "runs" / dataset.name, on_run=keep
+            )
+    if "lambda" in args.parts and sample is not None:
         _phase(results, out, "clustering Lambda")
-        results["lambda"] = lambda_bench.measure(model_source, sample, out / "lambda")
+        results["lambda"] = lambda_bench.measure(
+            lambda_bench.find_models(out / "runs"), sample, out / "lambda"
+        )
     parse_file = fashion.train if fashion else (sample.train if sample else None)
-    if parse_file is not None:
+    if "parsing" in args.parts and parse_file is not None:
         _phase(results, out, "libsvm parsing")
-        results["parsing"] = parse_bench.measure(parse_file, args.repeats if not args.quick else 3, out)
-    if args.scale and sample is not None:
+        results["parsing"] = parse_bench.measure(parse_file, 3, out)
+    if args.scale and "scale" in args.parts and sample is not None:
         _phase(results, out, f"scale to {args.scale:,} rows")
         digits, labels, value_scale = datasets.sample_digits(sample)
         results["scale"] = run_scale(args.scale, digits, labels, value_scale, sample.test, out / "scale")

@@ -19,6 +19,17 @@ from bench.pipelines import Dataset
 _NEEDED_MODULES = ("clusterflow.app.clustering", "clusterflow.local.cloud", "clusterflow.artifacts")
 
 
+def find_models(runs: Path) -> Path:
+    """The output of a clusterflow run that left both artifacts, the MNIST sample's first."""
+    candidates = sorted(
+        runs.glob("*/clusterflow-*/out"), key=lambda p: (p.parts[-3] != "mnist-sample", str(p))
+    )
+    for out in candidates:
+        if all((out / algorithm / "model.tar.gz").exists() for algorithm in ("pca", "kmeans")):
+            return out
+    return runs / "mnist-sample" / "clusterflow-0" / "out"
+
+
 def missing_parts(model_dir: Path) -> str | None:
     for module in _NEEDED_MODULES:
         if importlib.util.find_spec(module) is None:

@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,18 @@ def _divide(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+def _block(dataset: Dataset, repeats: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"dataset": dataset.describe(), "repeats": repeats, "runs": runs, **summarise(runs)}
+
+
 def compare(
-    dataset: Dataset, repeats: int, work: Path, contenders: tuple[str, ...] = CONTENDERS
+    dataset: Dataset,
+    repeats: int,
+    work: Path,
+    contenders: tuple[str, ...] = CONTENDERS,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Every contender `repeats` times in rotating order; `on_run` gets the summary so far after each run."""
     runs: list[dict[str, Any]] = []
     for repeat in range(repeats):
         for contender in rotated(contenders, repeat):
@@ -152,4 +162,6 @@ def compare(
                 f" ({time.perf_counter() - started:.0f}s with evaluation)",
                 flush=True,
             )
-    return {"dataset": dataset.describe(), "repeats": repeats, "runs": runs, **summarise(runs)}
+            if on_run:
+                on_run(_block(dataset, repeats, runs))
+    return _block(dataset, repeats, runs)
