@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)} (default: all)"
     )
     parser.add_argument(
-        "--keep", action="store_true", help="keep the other parts' results from an earlier bench.json in --out"
+        "--keep", action="store_true", help="keep other parts' results from an earlier bench.json"
     )
     parser.add_argument("--copy-plot", action="store_true", help=f"also copy bench.png to {DOCS_PNG}")
     args = parser.parse_args(argv)
