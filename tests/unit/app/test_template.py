@@ -3,6 +3,8 @@ no `*` action and no wildcard resource without a written reason (template Metada
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import subprocess
@@ -36,11 +38,17 @@ SAM_MANAGED_POLICIES = {
 }
 
 
-def load_template() -> dict[str, Any]:
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
     loaded: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
     return loaded
+
+
+def load_template() -> dict[str, Any]:
+    """A fresh copy of the parsed template (short-form tags as their long forms)."""
+    return copy.deepcopy(_parsed_template())
 
 
 @pytest.fixture(scope="module")
