@@ -290,7 +290,7 @@ def _stack(rows: list[np.ndarray], feature_dim: int) -> np.ndarray:
 def _json_rows(body: bytes, feature_dim: int) -> np.ndarray:
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise RequestError(f"invalid JSON body: {exc}") from exc
     instances = document.get("instances") if isinstance(document, dict) else None
     if not isinstance(instances, list):
@@ -307,7 +307,7 @@ def _jsonlines_rows(body: bytes, feature_dim: int) -> np.ndarray:
             continue
         try:
             instance = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RequestError(f"line {number}: invalid JSON: {exc}") from exc
         rows.append(_instance_row(instance, feature_dim, f"line {number}"))
     return _stack(rows, feature_dim)
