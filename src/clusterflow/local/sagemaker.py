@@ -279,5 +279,6 @@ class SageMakerEngines:
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> tuple[int, dict[str, str], str]:
-    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
+    # moto takes the HTTP status from the "status" header of a handler's answer.
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "status": str(status)}
     return status, headers, json.dumps({"__type": code, "message": message, **extra})
