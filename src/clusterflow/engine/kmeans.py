@@ -172,7 +172,7 @@ def weighted_lloyd(
     keep = weights > 0
     points, weights = points[keep], weights[keep]
     if points.shape[0] < params.k:
-        raise DataFormatError(f"only {points.shape[0]} streaming centres received data, fewer than k={params.k}")
+        raise DataFormatError(f"only {points.shape[0]} streaming centres got data, fewer than k={params.k}")
     if points.shape[0] == params.k:
         return points.copy(), 0.0
     best: tuple[F64, float] | None = None
