@@ -32,13 +32,14 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from clusterflow.errors import ClusterflowError
 from clusterflow.local.clients import FAKE_CREDENTIALS, local_client
 from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_deployment
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
+from clusterflow.local.streams import OutputRouter
 
 LOG = logging.getLogger(__name__)
 _QUIET_LOGGERS = ("werkzeug", "moto", "botocore", "boto3", "urllib3", "py4j", "pyspark")
@@ -95,6 +96,8 @@ class LocalCloud:
         self._saved_loggers: dict[str, tuple[int, bool]] = {}
         self._seams: list[Any] = []
         self._clients: dict[str, Any] = {}
+        self.output = OutputRouter()
+        self._function_log: TextIO | None = None
         self._deployment: Deployment | None = None
         self.lambdas: LambdaRuntime | None = None
         self.events: EventDelivery | None = None
@@ -137,6 +140,9 @@ class LocalCloud:
             self._server.stop()
             self._server = None
         self._clients.clear()
+        if self._function_log is not None:
+            self._function_log.close()
+            self._function_log = None
         self._restore_environment()
         self._restore_moto_config()
         self._restore_logs()
@@ -294,8 +300,17 @@ class LocalCloud:
         }
 
     def _install_seams(self) -> None:
+        self.output.install()
+        self._seams.append(self.output)
+        self._function_log = self.log_path.open(
+            "a", encoding="utf-8", buffering=1
+        )  # function prints, as in CloudWatch
         self.lambdas = LambdaRuntime(
-            self.deployment, base_environment=self._handler_environment(), faults=self.faults
+            self.deployment,
+            base_environment=self._handler_environment(),
+            faults=self.faults,
+            output=self.output,
+            function_log=self._function_log,
         )
         self.events = EventDelivery(self.account, self.region)
         for seam in (self.lambdas, self.events):
@@ -320,6 +335,7 @@ class LocalCloud:
                     deployment=self.deployment,
                     work_dir=self.work_dir / "spark",
                     scripts_dir=self.spark_scripts_dir,
+                    output=self.output,
                 ),
             ):
                 engine_seam.install()

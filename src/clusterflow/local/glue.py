@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import io
 import logging
 import shutil
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +33,7 @@ from moto.glue.models import FakeJob, FakeJobRun
 from clusterflow.local.clients import local_client
 from clusterflow.local.deployment import Deployment
 from clusterflow.local.sagemaker import split_s3_uri
+from clusterflow.local.streams import OutputRouter
 
 LOG = logging.getLogger(__name__)
 _FAKE_KEYS = {
@@ -43,21 +41,6 @@ _FAKE_KEYS = {
     "aws_secret_access_key": "testing",
     "aws_session_token": "testing",
 }
-
-
-class _ThreadRoutedStream(io.TextIOBase):
-    """sys.stdout that sends the writes of registered threads to their log file, the rest through."""
-
-    def __init__(self, fallback: TextIO) -> None:
-        self.fallback = fallback
-        self.routes: dict[int, TextIO] = {}
-
-    def write(self, text: str) -> int:
-        target = self.routes.get(threading.get_ident(), self.fallback)
-        return target.write(text)
-
-    def flush(self) -> None:
-        self.routes.get(threading.get_ident(), self.fallback).flush()
 
 
 class StagedArguments:
@@ -133,6 +116,7 @@ class SparkJobs:
         deployment: Deployment,
         work_dir: Path,
         scripts_dir: Path | None = None,
+        output: OutputRouter | None = None,
     ) -> None:
         self.account = account
         self.region = region
@@ -146,7 +130,7 @@ class SparkJobs:
         self._futures: list[Future[None]] = []
         self._modules: dict[Path, ModuleType] = {}
         self._originals: dict[tuple[type, str], Callable[..., Any]] = {}
-        self._stdout: _ThreadRoutedStream | None = None
+        self._output = output or OutputRouter()
 
     def install(self) -> None:
         if self._originals:
@@ -180,17 +164,12 @@ class SparkJobs:
         FakeJob.start_job_run = start_glue_run  # type: ignore[method-assign,assignment]
         FakeJobRun.as_dict = glue_run_as_dict  # type: ignore[method-assign,assignment]
         EMRServerlessBackend.start_job_run = start_emr_run  # type: ignore[method-assign,assignment]
-        self._stdout = _ThreadRoutedStream(sys.stdout)
-        sys.stdout = self._stdout
 
     def uninstall(self) -> None:
         for (owner, name), original in self._originals.items():
             setattr(owner, name, original)
         self._originals = {}
         self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._stdout is not None and sys.stdout is self._stdout:
-            sys.stdout = self._stdout.fallback
-        self._stdout = None
 
     def wait_idle(self, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
@@ -239,32 +218,32 @@ class SparkJobs:
         run_dir = self.work_dir / run_id[:40]
         run_dir.mkdir(parents=True, exist_ok=True)
         log_file = (run_dir / "job.log").open("a", encoding="utf-8")
-        if self._stdout is not None:
-            self._stdout.routes[threading.get_ident()] = log_file
         error: str | None = None
         try:
-            s3 = local_client("s3", self.endpoint_url, self.region)
-            staged = StagedArguments(s3, run_dir / "staged")
-            local_argv = staged.stage(argv)
-            log_file.write(f"argv: {local_argv}\n")
-            self._spark_session()
-            module = self._module(script)
-            extra: dict[str, Any] = {}
-            if "client_factory" in inspect.signature(module.main).parameters:
-                extra["client_factory"] = _runtime_client_factory(self.endpoint_url)
-            module.main([str(script), *local_argv], **extra)
-            for uri in staged.upload_outputs():
-                log_file.write(f"uploaded {uri}\n")
+            with self._output.route(log_file):
+                self._run_script(script, argv, run_dir, log_file)
         except Exception as exc:  # noqa: BLE001 - the run fails with the job's message, the cloud goes on
             LOG.warning("spark job run %s failed: %s", run_id, exc)
             log_file.write(f"FAILED: {type(exc).__name__}: {exc}\n")
             error = f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc)
         finally:
-            if self._stdout is not None:
-                self._stdout.routes.pop(threading.get_ident(), None)
             log_file.close()
             shutil.rmtree(run_dir / "staged", ignore_errors=True)
         finish(error)
+
+    def _run_script(self, script: Path, argv: list[str], run_dir: Path, log_file: TextIO) -> None:
+        s3 = local_client("s3", self.endpoint_url, self.region)
+        staged = StagedArguments(s3, run_dir / "staged")
+        local_argv = staged.stage(argv)
+        log_file.write(f"argv: {local_argv}\n")
+        self._spark_session()
+        module = self._module(script)
+        extra: dict[str, Any] = {}
+        if "client_factory" in inspect.signature(module.main).parameters:
+            extra["client_factory"] = _runtime_client_factory(self.endpoint_url)
+        module.main([str(script), *local_argv], **extra)
+        for uri in staged.upload_outputs():
+            log_file.write(f"uploaded {uri}\n")
 
     def _spark_session(self) -> Any:
         from clusterflow.spark.session import local_session

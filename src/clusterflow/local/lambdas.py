@@ -27,6 +27,7 @@ reports as `Lambda.<Code>`); any other name is returned as a function error with
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -38,12 +39,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 
 from clusterflow.local.deployment import Deployment, FunctionSpec
+from clusterflow.local.streams import OutputRouter
 
 SERVICE_FAULT = "Lambda.ServiceException"
 THROTTLE_FAULT = "Lambda.TooManyRequestsException"
@@ -122,12 +124,16 @@ class LambdaRuntime:
         base_environment: Mapping[str, str],
         faults: FaultPlan | None = None,
         cache_packages: tuple[str, ...] = ("clusterflow.app",),
+        output: OutputRouter | None = None,
+        function_log: TextIO | None = None,
     ) -> None:
         self.deployment = deployment
         self.base_environment = dict(base_environment)
         self.faults = faults or FaultPlan()
         self.invocations: list[Invocation] = []
         self._cache_packages = cache_packages
+        self._output = output
+        self._function_log = function_log
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str | None, str], int] = {}
@@ -209,7 +215,12 @@ class LambdaRuntime:
         return InvokeResult(json.dumps(payload).encode(), "Unhandled")
 
     def _run_handler(self, spec: FunctionSpec, event: Any) -> tuple[bytes, str | None]:
-        with self._lock, self._environment(spec):
+        routed = (
+            self._output.route(self._function_log)
+            if self._output is not None and self._function_log is not None
+            else contextlib.nullcontext()
+        )
+        with self._lock, self._environment(spec), routed:
             if self._last_function != spec.logical_id:
                 self._clear_cold_start_caches()
                 self._last_function = spec.logical_id
