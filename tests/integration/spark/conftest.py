@@ -22,7 +22,7 @@ NUM_COMPONENTS = 3
 def spark() -> Iterator[object]:
     from clusterflow.spark.session import local_session
 
-    session = local_session("clusterflow-tests", cores=2, shuffle_partitions=2)
+    session = local_session("clusterflow-tests", cores=2, shuffle_partitions=2, quick_start=True)
     yield session
     session.stop()
 
