@@ -14,6 +14,8 @@ API:
         cloud.events                            # EventDelivery: .wait_idle(), .failures
         cloud.stop()
 
+`retry_time_scale` (default 1.0) compresses the interpreter's Retry backoff sleeps (0.01: a 126 s
+backoff takes 1.3 s), for fault walks; `cloud.retry_clock.slept` lists the unscaled intervals.
 `engines=False` keeps moto's canned SageMaker and Glue (fast control-flow tests); `engines=True` installs
 the SageMaker seam (training on our engine, endpoints answering through clusterflow.hosting) and the
 Glue/EMR Serverless seam (spark_jobs/project.py on local Spark). moto's state is global to the process:
@@ -36,6 +38,7 @@ from typing import Any, TextIO
 
 from clusterflow.errors import ClusterflowError
 from clusterflow.local.clients import FAKE_CREDENTIALS, local_client
+from clusterflow.local.clock import RetryClock
 from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_deployment
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
@@ -70,6 +73,7 @@ class LocalCloud:
         log_path: Path | None = None,
         endpoint_delay_seconds: float = 1.0,
         spark_scripts_dir: Path | None = None,
+        retry_time_scale: float = 1.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -84,6 +88,7 @@ class LocalCloud:
         self.faults = faults or FaultPlan()
         self.endpoint_delay_seconds = endpoint_delay_seconds
         self.spark_scripts_dir = spark_scripts_dir
+        self.retry_clock = RetryClock(retry_time_scale)
         self._host = host
         self._port = port
         self._own_work_dir = work_dir is None
@@ -302,6 +307,8 @@ class LocalCloud:
     def _install_seams(self) -> None:
         self.output.install()
         self._seams.append(self.output)
+        self.retry_clock.install()
+        self._seams.append(self.retry_clock)
         self._function_log = self.log_path.open(
             "a", encoding="utf-8", buffering=1
         )  # function prints, as in CloudWatch

@@ -71,7 +71,13 @@ def test_keys_outside_the_pattern_start_nothing(cloud: LocalCloud) -> None:
 
 def test_fail_at_exhausts_retries_and_catch_runs_cleanup(cloud: LocalCloud) -> None:
     cloud.lambdas.faults = FaultPlan(fail_at=frozenset({"Work"}))
-    described = _upload_and_wait(cloud, "incoming/fail.libsvm")
+    cloud.retry_clock.scale = 0.01
+    slept_before = len(cloud.retry_clock.slept)
+    try:
+        described = _upload_and_wait(cloud, "incoming/fail.libsvm")
+    finally:
+        cloud.retry_clock.scale = 1.0
+    assert cloud.retry_clock.slept[slept_before:] == [1.0, 1.0, 1.0]  # the ASL's intervals, run 100x faster
     assert described["status"] == "FAILED"
     run_id = described["name"]
     attempts = [i for i in cloud.lambdas.invocations if i.run_id == run_id and i.state_name == "Work"]
