@@ -10,7 +10,8 @@ API:
         cloud.wait_for_execution(arn, timeout=300.0) -> dict   # DescribeExecution once not RUNNING
         cloud.list_resources_of_run(run_id) -> dict[str, list[str]]   # what a run still holds
         cloud.fire_schedule(rule_logical_id)    # deliver a scheduled rule's event now (the reaper)
-        cloud.lambdas                           # LambdaRuntime: .invocations, .faults
+        cloud.lambdas                           # LambdaRuntime: .invocations, .faults (swappable)
+        cloud.service_faults.injected           # ServiceFaults that fired (FaultPlan.service)
         cloud.events                            # EventDelivery: .wait_idle(), .failures
         cloud.stop()
 
@@ -42,6 +43,7 @@ from clusterflow.local.clock import RetryClock
 from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_deployment
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
+from clusterflow.local.service_faults import ServiceFaultInjector
 from clusterflow.local.streams import OutputRouter
 
 LOG = logging.getLogger(__name__)
@@ -309,6 +311,11 @@ class LocalCloud:
         self._seams.append(self.output)
         self.retry_clock.install()
         self._seams.append(self.retry_clock)
+        self.service_faults = ServiceFaultInjector(
+            lambda: self.lambdas.faults.service if self.lambdas else ()
+        )
+        self.service_faults.install()
+        self._seams.append(self.service_faults)
         self._function_log = self.log_path.open(
             "a", encoding="utf-8", buffering=1
         )  # function prints, as in CloudWatch

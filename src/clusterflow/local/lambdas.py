@@ -22,7 +22,8 @@ Faults (`FaultPlan`): `fail_at` state names fail on every attempt; `fail_error` 
 named `Lambda.<Code>` are raised as Lambda service errors (HTTP 5xx/429 from Invoke, which Step Functions
 reports as `Lambda.<Code>`); any other name is returned as a function error with that `errorType`.
 `transient` maps a state name to a number of first attempts (per run) that fail with
-`Lambda.TooManyRequestsException` before the handler runs normally.
+`Lambda.TooManyRequestsException` before the handler runs normally. `service` lists `ServiceFault`s:
+the first N calls of an AWS operation (e.g. SageMaker CreateTrainingJob) answer a throttling error.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 
 from clusterflow.local.deployment import Deployment, FunctionSpec
+from clusterflow.local.service_faults import ServiceFault
 from clusterflow.local.streams import OutputRouter
 
 SERVICE_FAULT = "Lambda.ServiceException"
@@ -66,6 +68,7 @@ class FaultPlan:
     fail_error: str = SERVICE_FAULT
     transient: Mapping[str, int] = field(default_factory=dict)
     transient_error: str = THROTTLE_FAULT
+    service: tuple[ServiceFault, ...] = ()  # AWS API errors, see clusterflow.local.service_faults
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,21 @@ def test_endpoint_comes_up_answers_and_goes_away(cloud: LocalCloud) -> None:
         ),
         KMeansModel,
     )
+
+
+def test_injected_throttling_fails_the_first_calls_only(cloud: LocalCloud) -> None:
+    from clusterflow.local.lambdas import FaultPlan
+    from clusterflow.local.service_faults import ServiceFault
+
+    sm = cloud.client("sagemaker", retries={"total_max_attempts": 1})
+    cloud.lambdas.faults = FaultPlan(service=(ServiceFault("sagemaker", "DescribeTrainingJob", times=2),))
+    try:
+        for _ in range(2):
+            with pytest.raises(ClientError) as throttled:
+                sm.describe_training_job(TrainingJobName="cf-r1-pca")
+            assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+        assert sm.describe_training_job(TrainingJobName="cf-r1-pca")["TrainingJobStatus"] == "Completed"
+        assert sm.list_endpoints()["Endpoints"] == []  # other operations untouched
+    finally:
+        cloud.lambdas.faults = FaultPlan()
+    assert len(cloud.service_faults.injected) == 2
