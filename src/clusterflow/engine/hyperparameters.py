@@ -142,8 +142,9 @@ def _unit_float(name: str, raw: str) -> float:
 
 
 def _eval_metrics(name: str, raw: str) -> tuple[str, ...]:
+    # AWS's documentation writes the value with escaped quotes, [\"msd\"]; both spellings are accepted.
     try:
-        value = json.loads(raw)
+        value = json.loads(raw.replace('\\"', '"'))
     except json.JSONDecodeError:
         raise HyperparameterError(name, f'must be a JSON list such as ["msd", "ssd"], got {raw!r}') from None
     if not isinstance(value, list) or not value:

@@ -67,6 +67,7 @@ def test_pca_valid_values(name: str, raw: str, expected: object) -> None:
         ("half_life_time_size", "1000", 1000),
         ("eval_metrics", '["msd", "ssd"]', ("msd", "ssd")),
         ("eval_metrics", '["ssd"]', ("ssd",)),
+        ("eval_metrics", '[\\"msd\\",\\"ssd\\"]', ("msd", "ssd")),  # as AWS's documentation spells it
         ("force_dense", "True", True),
         ("force_dense", "false", False),
     ],
