@@ -1,4 +1,4 @@
-"""CleanupFunction: deletes staging data and, after a failure, every endpoint, config and model of the run."""
+"""CleanupFunction: deletes staging data; after a failure also stops the run's jobs and its endpoints."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from clusterflow.app.observability import logger, metrics, tracer
 settings()  # validate the environment once, at cold start
 S3 = boto3.client("s3")
 SAGEMAKER = boto3.client("sagemaker")
+GLUE = boto3.client("glue")
+EMR_SERVERLESS = boto3.client("emr-serverless")
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return pipeline.clean_up(S3, SAGEMAKER, event, settings())
+    return pipeline.clean_up(S3, SAGEMAKER, event, settings(), glue=GLUE, emr=EMR_SERVERLESS)

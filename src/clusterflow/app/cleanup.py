@@ -19,6 +19,7 @@ from clusterflow.app.endpoints import (
 )
 from clusterflow.app.faults import ResourceNotReady, call_aws
 from clusterflow.app.names import DEFAULT_PREFIX, run_names, staging_prefix
+from clusterflow.app.spark import EMR_RUNNING, GLUE_RUNNING
 from clusterflow.app.storage import count_prefix, delete_prefix, now_iso, update_manifest
 
 
@@ -51,6 +52,56 @@ def stop_training_jobs(sagemaker: Any, run_id: str, prefix: str = DEFAULT_PREFIX
     return stopped
 
 
+@dataclass(frozen=True)
+class SparkTargets:
+    """Where the run's Spark job runs may still be going: the Glue job and/or the EMR application."""
+
+    glue: Any = None
+    emr: Any = None
+    glue_job_name: str = ""
+    emr_application_id: str = ""
+
+
+def stop_spark_runs(spark: SparkTargets, run_id: str, prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Stop the run's Glue / EMR Serverless job runs still going (a failed branch leaves them running)."""
+    stopped: list[str] = []
+    if spark.glue is not None and spark.glue_job_name:
+        marker = f"/runs/{run_id}/"
+        runs = call_aws("glue", lambda: spark.glue.get_job_runs(JobName=spark.glue_job_name))["JobRuns"]
+        active = [
+            run["Id"]
+            for run in runs
+            if run.get("JobRunState") in GLUE_RUNNING
+            and any(marker in str(value) for value in (run.get("Arguments") or {}).values())
+        ]
+        if active:
+            call_aws(
+                "glue", lambda: spark.glue.batch_stop_job_run(JobName=spark.glue_job_name, JobRunIds=active)
+            )
+            stopped += [f"glue-job-run/{run_id_}" for run_id_ in active]
+    if spark.emr is not None and spark.emr_application_id:
+        names = run_names(run_id, prefix)
+        ours = {names.prepare_job_run, names.project_job_run}
+        listed = call_aws(
+            "emr-serverless",
+            lambda: spark.emr.list_job_runs(
+                applicationId=spark.emr_application_id, states=sorted(EMR_RUNNING)
+            ),
+        )["jobRuns"]
+        for run in listed:
+            if run.get("name") in ours:
+                _cancel_emr(spark, run["id"])
+                stopped.append(f"emr-job-run/{run['id']}")
+    return stopped
+
+
+def _cancel_emr(spark: SparkTargets, job_run_id: str) -> None:
+    call_aws(
+        "emr-serverless",
+        lambda: spark.emr.cancel_job_run(applicationId=spark.emr_application_id, jobRunId=job_run_id),
+    )
+
+
 def _describe_training(sagemaker: Any, job_name: str) -> dict[str, Any]:
     return dict(call_aws("sagemaker", lambda: sagemaker.describe_training_job(TrainingJobName=job_name)))
 
@@ -68,12 +119,16 @@ def cleanup_run(
     delete_endpoints: bool = True,
     error: str | None = None,
     prefix: str = DEFAULT_PREFIX,
+    spark: SparkTargets | None = None,
 ) -> CleanupReport:
-    """Delete the run's staging data and (unless kept) its endpoints, configs and models."""
+    """Stop the run's jobs still going, delete its staging data and (unless kept) its endpoints,
+    configs and models."""
     report = CleanupReport(run_id=run_id)
     names = run_names(run_id, prefix)
+    if spark is not None:
+        report.stopped += stop_spark_runs(spark, run_id, prefix)
     if delete_endpoints:
-        report.stopped = stop_training_jobs(sagemaker, run_id, prefix)
+        report.stopped += stop_training_jobs(sagemaker, run_id, prefix)
         for algorithm in ("pca", "kmeans"):
             report.deleted += delete_endpoint_resources(sagemaker, endpoint_names(names, algorithm))
     report.staging_objects_deleted = delete_prefix(s3, bucket, staging_prefix(run_id))

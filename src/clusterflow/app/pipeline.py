@@ -168,7 +168,9 @@ def record_results(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def clean_up(
+    s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings, *, glue: Any = None, emr: Any = None
+) -> dict[str, Any]:
     """After a failure: staging and every endpoint, config and model of the run. After success: staging,
     and the endpoints too unless the policy is CREATE_ON_CONSTRUCT (the endpoint projection engine
     creates the PCA endpoint for the Spark job only)."""
@@ -183,6 +185,9 @@ def clean_up(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings)
         delete_endpoints=not keep_endpoints,
         error=cleanup.error_message(event.get("error")) if failed else None,
         prefix=settings.resource_prefix,
+        spark=cleanup.SparkTargets(glue, emr, settings.glue_job_name, settings.emr_application_id)
+        if failed
+        else None,
     )
     _count("ResourcesDeleted", len(report.deleted))
     return report.as_dict()

@@ -45,7 +45,8 @@ def objects_in_event(event: dict[str, Any]) -> list[UploadedObject]:
                 bucket=detail["bucket"]["name"],
                 key=obj["key"],
                 version_id=obj.get("version-id"),
-                etag=(obj.get("etag") or "").strip('"') or None,
+                # AWS documents "etag"; some emitters (moto) send "eTag".
+                etag=(obj.get("etag") or obj.get("eTag") or "").strip('"') or None,
             )
         ]
     found = []
