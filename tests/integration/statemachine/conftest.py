@@ -60,7 +60,7 @@ class Stack:
         return str(put.get("VersionId") or "null")
 
     def run(self, name: str | None = None, *, key: str | None = None, **parameters: Any) -> dict[str, Any]:
-        """Start an execution with a self-contained input and wait for it; returns DescribeExecution + name."""
+        """Start an execution with a self-contained input, wait for it: DescribeExecution plus its name."""
         name = name or f"run-{uuid.uuid4().hex[:12]}"
         # Outside incoming/: the upload must not also start a run through the S3 event trigger.
         key = key or f"manual/{name}.libsvm"
