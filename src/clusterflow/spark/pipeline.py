@@ -11,7 +11,7 @@ from clusterflow.errors import DataFormatError, ModelArtifactError
 from clusterflow.spark import transforms
 from clusterflow.spark.arguments import JobArgumentError, JobArguments
 from clusterflow.spark.failures import input_errors
-from clusterflow.spark.storage import StorageError, delete_shards, list_shards, read_bytes
+from clusterflow.spark.storage import StorageError, delete_parts, list_parts, read_bytes
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,24 @@ def extract_dense(spark: SparkSession, args: JobArguments) -> DataFrame:
     return dense
 
 
-def load_shards(rows: DataFrame, column: str, output_uri: str) -> JobSummary:
-    """Write one shard per non-empty partition, replacing an earlier attempt's, and check they all landed."""
-    delete_shards(output_uri)
-    reports = transforms.to_recordio_partitions(rows, column, output_uri).collect()
+def load_partition_files(
+    rows: DataFrame, column: str, shards_uri: str, parquet_uri: str | None
+) -> JobSummary:
+    """Write one shard (and Parquet part) per non-empty partition, replacing an earlier attempt's, and check
+    that they all landed."""
+    delete_parts(shards_uri)
+    if parquet_uri is not None:
+        delete_parts(parquet_uri, ".parquet")
+    reports = transforms.to_partition_files(rows, column, shards_uri, parquet_uri).collect()
     written = sorted(report["shard"] for report in reports)
-    total = sum(int(report["rows"]) for report in reports)
-    found = list_shards(output_uri)
+    found = list_parts(shards_uri)
     if found != written or len(set(written)) != len(written):
-        raise StorageError(f"{output_uri}: wrote shards {written} but found {found}")
-    return JobSummary(mode="", rows=total, shards=written)
+        raise StorageError(f"{shards_uri}: wrote shards {written} but found {found}")
+    if parquet_uri is not None:
+        parquet_parts = list_parts(parquet_uri, ".parquet")
+        if len(parquet_parts) != len(written):
+            raise StorageError(f"{parquet_uri}: wrote {len(written)} Parquet parts but found {parquet_parts}")
+    return JobSummary(mode="", rows=sum(int(report["rows"]) for report in reports), shards=written)
 
 
 def _require_rows(summary: JobSummary, args: JobArguments) -> None:
@@ -48,7 +56,7 @@ def _require_rows(summary: JobSummary, args: JobArguments) -> None:
 def run_prepare(spark: SparkSession, args: JobArguments) -> JobSummary:
     """libsvm -> dense float32 RecordIO-protobuf shards (PCA's training channel)."""
     with input_errors(args.input_uri, args.num_features):
-        written = load_shards(extract_dense(spark, args), transforms.FEATURES, args.output_uri)
+        written = load_partition_files(extract_dense(spark, args), transforms.FEATURES, args.output_uri, None)
     _require_rows(written, args)
     return JobSummary(mode="prepare", rows=written.rows, shards=written.shards)
 
@@ -87,14 +95,12 @@ def run_project(
     """libsvm + PCA -> projection shards (K-Means's training channel) and (label, projection) Parquet."""
     if not args.projections_uri:
         raise JobArgumentError("--mode project needs --projections_uri")
-    projected = transforms.cached(project(extract_dense(spark, args), args, client_factory))
-    try:
-        with input_errors(args.input_uri, args.num_features):
-            written = load_shards(projected, transforms.PROJECTION, args.output_uri)
-            _require_rows(written, args)
-            transforms.write_projections_parquet(projected, args.projections_uri)
-    finally:
-        projected.unpersist()
+    projected = project(extract_dense(spark, args), args, client_factory)
+    with input_errors(args.input_uri, args.num_features):
+        written = load_partition_files(
+            projected, transforms.PROJECTION, args.output_uri, args.projections_uri
+        )
+    _require_rows(written, args)
     return JobSummary(mode="project", rows=written.rows, shards=written.shards)
 
 

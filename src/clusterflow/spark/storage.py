@@ -10,14 +10,14 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from clusterflow.errors import ClusterflowError
 
-SHARD_PATTERN = re.compile(r"part-\d{5}\.pbr")
 _S3_SCHEMES = ("s3", "s3a", "s3n")
 
 
@@ -25,8 +25,8 @@ class StorageError(ClusterflowError):
     """A URI that cannot be read or written."""
 
 
-def shard_name(partition: int) -> str:
-    return f"part-{partition:05d}.pbr"
+def part_name(partition: int, suffix: str = ".pbr") -> str:
+    return f"part-{partition:05d}{suffix}"
 
 
 def is_s3(uri: str) -> bool:
@@ -86,25 +86,27 @@ def _s3_names(prefix_uri: str) -> list[str]:
     return names
 
 
-def list_shards(prefix_uri: str) -> list[str]:
-    """Names of the `part-NNNNN.pbr` shards directly under the prefix, sorted."""
+def _part_pattern(suffix: str) -> re.Pattern[str]:
+    return re.compile(r"part-\d{5}" + re.escape(suffix))
+
+
+def list_parts(prefix_uri: str, suffix: str = ".pbr") -> list[str]:
+    """Names of the `part-NNNNN<suffix>` files directly under the prefix, sorted."""
     if is_s3(prefix_uri):
         names = _s3_names(prefix_uri)
     else:
         directory = local_path(prefix_uri)
         names = [entry.name for entry in directory.iterdir()] if directory.is_dir() else []
-    return sorted(name for name in names if SHARD_PATTERN.fullmatch(name))
+    pattern = _part_pattern(suffix)
+    return sorted(name for name in names if pattern.fullmatch(name))
 
 
-def _is_leftover(name: str) -> bool:
-    return SHARD_PATTERN.fullmatch(name) is not None or (name.startswith(".part-") and name.endswith(".tmp"))
-
-
-def delete_shards(prefix_uri: str) -> int:
-    """Remove a previous attempt's shards (and unfinished temporary files) so a retry starts clean."""
+def delete_parts(prefix_uri: str, suffix: str = ".pbr") -> int:
+    """Remove a previous attempt's parts (and its unfinished temporary files) so a retry starts clean."""
+    pattern = _part_pattern(suffix)
     if is_s3(prefix_uri):
         bucket, key = split_s3(prefix_uri)
-        doomed = [_prefix_key(key) + name for name in _s3_names(prefix_uri) if SHARD_PATTERN.fullmatch(name)]
+        doomed = [_prefix_key(key) + name for name in _s3_names(prefix_uri) if pattern.fullmatch(name)]
         client = _s3_client()
         for start in range(0, len(doomed), 1000):
             chunk = doomed[start : start + 1000]
@@ -117,32 +119,30 @@ def delete_shards(prefix_uri: str) -> int:
         return 0
     removed = 0
     for entry in directory.iterdir():
-        if entry.is_file() and _is_leftover(entry.name):
+        unfinished = entry.name.startswith(".part-") and entry.name.endswith(f"{suffix}.tmp")
+        if entry.is_file() and (pattern.fullmatch(entry.name) or unfinished):
             entry.unlink()
-            removed += int(SHARD_PATTERN.fullmatch(entry.name) is not None)
+            removed += int(not unfinished)
     return removed
 
 
-def write_shard(prefix_uri: str, name: str, fill: Callable[[BinaryIO], None]) -> None:
-    """Create `<prefix>/<name>` with the bytes `fill` writes; the object appears whole or not at all."""
+@contextmanager
+def open_part(prefix_uri: str, name: str) -> Iterator[BinaryIO]:
+    """A binary file for `<prefix>/<name>`: it appears whole when the block ends, or not at all on error."""
     if is_s3(prefix_uri):
-        _write_s3_shard(prefix_uri, name, fill)
+        bucket, key = split_s3(prefix_uri)
+        # A local spool file lets boto3's managed transfer choose single or multipart upload by size.
+        with tempfile.NamedTemporaryFile(suffix=".part") as spool:
+            yield spool  # type: ignore[misc]
+            spool.flush()
+            _s3_client().upload_file(spool.name, bucket, _prefix_key(key) + name)
         return
     directory = local_path(prefix_uri)
     directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / f".{name}.{uuid.uuid4().hex}.tmp"
+    partial = directory / f".{name}.{uuid.uuid4().hex[:8]}{Path(name).suffix}.tmp"
     try:
         with partial.open("wb") as handle:
-            fill(handle)
+            yield handle
         os.replace(partial, directory / name)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _write_s3_shard(prefix_uri: str, name: str, fill: Callable[[BinaryIO], None]) -> None:
-    bucket, key = split_s3(prefix_uri)
-    # A local spool file lets boto3's managed transfer choose single or multipart upload by size.
-    with tempfile.NamedTemporaryFile(suffix=".pbr") as spool:
-        fill(spool)  # type: ignore[arg-type]
-        spool.flush()
-        _s3_client().upload_file(spool.name, bucket, _prefix_key(key) + name)

@@ -10,19 +10,21 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from itertools import chain
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-from pyspark import StorageLevel, TaskContext
+import pyarrow.parquet as pq
+from pyspark import TaskContext
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clusterflow.artifacts.model import PCAModel
 from clusterflow.errors import ClusterflowError, DataFormatError
-from clusterflow.spark.storage import shard_name, spark_path, write_shard
+from clusterflow.spark.storage import open_part, part_name, spark_path
 
 LABEL = "label"
 FEATURES = "features"
@@ -159,10 +161,12 @@ def _recordio_writer() -> Callable[[BinaryIO, np.ndarray, np.ndarray], None]:
     return write_recordio_dense
 
 
-def to_recordio_partitions(rows: DataFrame, column: str, output_uri: str) -> DataFrame:
-    """Each non-empty partition writes `<output_uri>/part-NNNNN.pbr` (NNNNN = partition index) and
-    reports `(shard, rows)`; `column` (array<float>) goes under features["values"], the label under
-    label["values"]."""
+def to_partition_files(
+    frame: DataFrame, column: str, shards_uri: str, parquet_uri: str | None = None
+) -> DataFrame:
+    """Each non-empty partition writes `<shards_uri>/part-NNNNN.pbr` (NNNNN = partition index): `column`
+    (array<float>) under features["values"], the label under label["values"]; with `parquet_uri`, also
+    `<parquet_uri>/part-NNNNN.parquet` holding `(label, column)`. Reports `(shard, rows)` per partition."""
     write_rows = _recordio_writer()
 
     def write_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -171,25 +175,19 @@ def to_recordio_partitions(rows: DataFrame, column: str, output_uri: str) -> Dat
         if first is None:
             return
         context = TaskContext.get()
-        name = shard_name(context.partitionId() if context else 0)
-        written = 0
-
-        def fill(handle: BinaryIO) -> None:
-            nonlocal written
+        partition = context.partitionId() if context else 0
+        rows = 0
+        with ExitStack() as files:
+            shard = files.enter_context(open_part(shards_uri, part_name(partition)))
+            table = None
+            if parquet_uri is not None:
+                handle = files.enter_context(open_part(parquet_uri, part_name(partition, ".parquet")))
+                table = files.enter_context(pq.ParquetWriter(handle, first.select([LABEL, column]).schema))
             for batch in chain([first], remaining):
-                write_rows(handle, batch_matrix(batch, column), batch_labels(batch))
-                written += batch.num_rows
+                write_rows(shard, batch_matrix(batch, column), batch_labels(batch))
+                if table is not None:
+                    table.write_batch(batch.select([LABEL, column]))
+                rows += batch.num_rows
+        yield pa.RecordBatch.from_pydict({"shard": [part_name(partition)], "rows": [rows]})
 
-        write_shard(output_uri, name, fill)
-        yield pa.RecordBatch.from_pydict({"shard": [name], "rows": [written]})
-
-    return rows.mapInArrow(write_partition, SHARD_REPORT_SCHEMA)
-
-
-def write_projections_parquet(projected: DataFrame, uri: str) -> None:
-    projected.select(LABEL, PROJECTION).write.mode("overwrite").parquet(spark_path(uri))
-
-
-def cached(frame: DataFrame) -> DataFrame:
-    """Kept for the two outputs of project mode, so the projection is computed once."""
-    return frame.persist(StorageLevel.MEMORY_AND_DISK)
+    return frame.mapInArrow(write_partition, SHARD_REPORT_SCHEMA)
