@@ -24,6 +24,7 @@ NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _POW10_U64 = np.array([10**i for i in range(_MAX_DIGITS + 1)], dtype=np.uint64)
 _POW10_F64 = np.array([10.0**i for i in range(_MAX_EXACT_FRACTION + 1)], dtype=np.float64)
 _MINUS, _PLUS, _DOT, _ZERO = ord("-"), ord("+"), ord("."), ord("0")
+_TEN_OR_ONE = np.array([10, 1], np.uint8)
 
 
 @dataclass
@@ -77,51 +78,58 @@ def _parse_bucket(
     """Parse right-aligned tokens column by column: `width` steps, each over all tokens at once."""
     count = len(ends)
     first_col = width - lengths
-    first_char = buf[ends - lengths]
+    # Columns from `all_inside` on hold token bytes for every token: no padding mask needed there.
+    all_inside = int(first_col.max())
+    first_char = np.take(buf, ends - lengths)
     negative = first_char == _MINUS
     signed = negative | (first_char == _PLUS)
     # Up to 15 digits a float64 mantissa is exact and faster than uint64.
     mantissa = np.zeros(count, np.float64 if width <= 15 else np.uint64)
-    ten = mantissa.dtype.type(10)
     digit_count = np.zeros(count, np.int16)
     dot_count = np.zeros(count, np.int16)
     dot_col = np.zeros(count, np.int16)
     any_dot = False
     window_start = ends - width
     for col in range(width):
-        chars = buf[window_start + col]
-        inside = first_col <= col
+        chars = np.take(buf[col:], window_start)
         digit = chars - np.uint8(_ZERO)
         is_digit = digit < 10
-        is_digit &= inside
+        is_dot = chars == _DOT
+        if col < all_inside:
+            inside = first_col <= col
+            is_digit &= inside
+            is_dot &= inside
         digit *= is_digit
         digit_count += is_digit
-        is_dot = chars == _DOT
-        is_dot &= inside
         if is_dot.any():
             any_dot = True
             dot_count += is_dot
             dot_col += is_dot * np.int16(col)
-            mantissa = np.where(is_dot, mantissa, mantissa * ten + digit)
+            # A dot keeps the mantissa (times 1, plus its zeroed digit); a digit shifts it in.
+            multiplier = _TEN_OR_ONE[is_dot.view(np.uint8)]
+            mantissa *= multiplier
+            mantissa += digit
         else:
             mantissa *= 10
             mantissa += digit
-    fraction = np.where(dot_count == 1, width - 1 - dot_col, 0)
-    ok = (
-        (digit_count >= 1)
-        & (digit_count <= _MAX_DIGITS)
-        & (dot_count <= 1)
-        & (digit_count + dot_count + signed == lengths)
-        & (fraction <= _MAX_EXACT_FRACTION)
-    )
+    ok = (digit_count >= 1) & (digit_count <= _MAX_DIGITS) & (digit_count + dot_count + signed == lengths)
     values = mantissa.astype(np.float64)
     if any_dot:
+        fraction = np.where(dot_count == 1, width - 1 - dot_col, 0)
+        ok &= (dot_count <= 1) & (fraction <= _MAX_EXACT_FRACTION)
         values /= _POW10_F64[np.minimum(fraction, _MAX_EXACT_FRACTION)]
     np.negative(values, out=values, where=negative)
-    out.values[members] = values
-    out.ok[members] = ok
-    out.exact[members] = ok & (mantissa <= _EXACT_MANTISSA)
-    out.plain[members] = ok & ~signed & (dot_count == 0)
+    exact = ok & (mantissa <= _EXACT_MANTISSA)
+    plain = ok & ~signed
+    if any_dot:
+        plain &= dot_count == 0
+    if isinstance(members, slice):
+        out.values, out.ok, out.exact, out.plain = values, ok, exact, plain
+    else:
+        out.values[members] = values
+        out.ok[members] = ok
+        out.exact[members] = exact
+        out.plain[members] = plain
 
 
 def _fallback(

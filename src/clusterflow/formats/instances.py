@@ -111,7 +111,7 @@ def _parse_csv_block(
 
     text = b" " * (PAD_WIDTH - 1) + b"\n" + data + b"\n"
     buf = np.frombuffer(text, np.uint8)
-    classes = _CLASS[buf]
+    classes = np.take(_CLASS, buf)
     if not classes.all():
         refuse()
     is_number = classes == _NUMBER

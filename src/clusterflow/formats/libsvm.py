@@ -183,7 +183,7 @@ def _parse_block(data: bytes, first_line: int, num_features: int, source: str) -
 
     text = b" " * (PAD_WIDTH - 1) + b"\n" + _blank_comment_lines(data) + b"\n"
     buf = np.frombuffer(text, np.uint8)
-    classes = _CLASS[buf]
+    classes = np.take(_CLASS, buf)
     if not classes.all():
         refuse()
     starts, ends = _token_bounds(classes == _NUMBER)
