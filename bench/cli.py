@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep other parts' results from an earlier bench.json"
     )
+    parser.add_argument("--lambda-models", type=Path, help="a clusterflow run's --out for the Lambda part")
     parser.add_argument("--copy-plot", action="store_true", help=f"also copy bench.png to {DOCS_PNG}")
     args = parser.parse_args(argv)
     if args.scale is not None and args.scale < 1000:

@@ -12,10 +12,12 @@ REFERENCE_ROWS = 60_000
 
 
 def curve_sizes(largest: int) -> list[int]:
-    """60,000 rows (the reference for memory), a quarter of the largest, and the largest."""
+    """60,000 rows (the reference for memory), a quarter of the largest (or the midpoint when that is
+    not above 60,000), and the largest."""
     if largest <= REFERENCE_ROWS:
         return [largest]
-    return sorted({REFERENCE_ROWS, max(REFERENCE_ROWS, largest // 4), largest})
+    middle = largest // 4 if largest // 4 > REFERENCE_ROWS else (REFERENCE_ROWS + largest) // 2
+    return sorted({REFERENCE_ROWS, middle, largest})
 
 
 def copy_prefix(source: Path, rows: int, target: Path) -> Path:

@@ -110,6 +110,7 @@ def test_targets_are_met_missed_or_unmeasured() -> None:
 def test_scale_curve_sizes_and_linearity_ratio() -> None:
     assert curve_sizes(1_000_000) == [60_000, 250_000, 1_000_000]
     assert curve_sizes(20_000) == [20_000]
+    assert curve_sizes(200_000) == [60_000, 130_000, 200_000]
     linear = [{"rows": 100, "wall_s": 11.0}, {"rows": 200, "wall_s": 21.0}, {"rows": 400, "wall_s": 41.0}]
     assert marginal_time_ratio(linear) == pytest.approx(1.0)
     quadratic = [{"rows": n, "wall_s": n * n / 100} for n in (100, 200, 400)]
