@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "lambda" in args.parts and sample is not None:
         _phase(results, out, "clustering Lambda")
         results["lambda"] = lambda_bench.measure(
-            lambda_bench.find_models(out / "runs"), sample, out / "lambda"
+            args.lambda_models or lambda_bench.find_models(out / "runs"), sample, out / "lambda"
         )
     parse_file = fashion.train if fashion else (sample.train if sample else None)
     if "parsing" in args.parts and parse_file is not None:
