@@ -158,3 +158,52 @@ def test_upload_event_starts_one_run_per_content_and_reruns_get_fresh_names(stac
     )
     assert stack.cloud.wait_for_execution(rerun["executionArn"], timeout=120)["status"] == "SUCCEEDED"
     assert stack.manifest(rerun_name)["training_jobs"] != stack.manifest(new[0]["name"])["training_jobs"]
+
+
+@pytest.fixture
+def k_13_fails_training(monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto completes every training job at once; this double makes K-Means jobs with k=13 fail as
+    SageMaker reports a bad hyperparameter."""
+    from moto.sagemaker.models import FakeTrainingJob
+
+    reason = (
+        "ClientError: Unable to initialize the algorithm. Invalid value for k: 13 (caused by test double)"
+    )
+    original = FakeTrainingJob.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if (self.hyper_parameters or {}).get("k") == "13":
+            self.training_job_status = "Failed"
+            self.secondary_status = "Failed"
+            self.failure_reason = reason
+
+    monkeypatch.setattr(FakeTrainingJob, "__init__", init)
+    return reason
+
+
+def test_failed_training_fails_the_run_with_sagemakers_reason_after_cleanup(
+    stack: Stack, k_13_fails_training: str
+) -> None:
+    result = stack.run(k=13, endpoint_policy="CREATE_ON_CONSTRUCT")
+    assert result["status"] == "FAILED" and result["error"] == "TrainingJobFailed"
+    assert k_13_fails_training in json.loads(result["cause"])["errorMessage"]
+    entered = stack.entered(result["executionArn"])
+    assert entered.index("Check K-Means training") < entered.index(FAILURE_CLEANUP)
+    assert stack.leftovers(result["name"]) == {}
+    assert k_13_fails_training in stack.manifest(result["name"])["error"]
+
+
+def test_concurrent_runs_get_disjoint_names_and_all_succeed(stack: Stack) -> None:
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"together-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda name: stack.run(name, endpoint_policy="CREATE_ON_CONSTRUCT"), names))
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 3
+    endpoints = [set(stack.leftovers(name)["endpoints"]) for name in names]
+    assert all(len(found) == 2 for found in endpoints)
+    assert not (endpoints[0] & endpoints[1] or endpoints[1] & endpoints[2] or endpoints[0] & endpoints[2])
+    jobs = [set(stack.manifest(name)["training_jobs"]) for name in names]
+    assert len(jobs[0] | jobs[1] | jobs[2]) == 6
