@@ -39,7 +39,7 @@ class SparseVector:
     shape: tuple[int, ...]
 
     def to_dense(self) -> np.ndarray:
-        size = int(np.prod(self.shape)) if self.shape else int(self.keys.max(initial=-1)) + 1
+        size = int(np.prod(self.shape)) if self.shape else (int(self.keys.max()) + 1 if len(self.keys) else 0)
         dense = np.zeros(size, dtype=self.values.dtype)
         dense[self.keys.astype(np.int64)] = self.values
         return dense.reshape(self.shape) if self.shape else dense
@@ -295,16 +295,21 @@ def _decode(
 
 
 def _dense_label(value: np.ndarray | SparseVector) -> np.ndarray:
-    return value.to_dense() if isinstance(value, SparseVector) else value
+    if not isinstance(value, SparseVector):
+        return value
+    size = int(np.prod(value.shape)) if value.shape else None
+    if size is not None and len(value.keys) and int(value.keys.max()) >= size:
+        raise _WireError(f"sparse key {int(value.keys.max())} outside shape {value.shape}")
+    return value.to_dense()
 
 
 def decode_record(payload: bytes) -> tuple[dict[str, np.ndarray | SparseVector], dict[str, np.ndarray]]:
     """A Record's features and labels by key (sparse features as SparseVector, labels dense)."""
     try:
         features, labels = _decode(payload)
+        return features, {key: _dense_label(value) for key, value in labels.items()}
     except _WireError as exc:
         raise DataFormatError(f"not a valid aialgs.data.Record: {exc}") from exc
-    return features, {key: _dense_label(value) for key, value in labels.items()}
 
 
 # ---- encoding ----
@@ -492,11 +497,13 @@ def _general_row(payload: bytes, feature_dim: int) -> tuple[np.ndarray, float | 
         if len(value.keys) and int(value.keys.max()) >= feature_dim:
             raise _WireError(f"sparse key {int(value.keys.max())} >= feature_dim {feature_dim}")
         row = np.zeros(feature_dim, np.float32)
-        row[value.keys.astype(np.int64)] = value.values
+        with np.errstate(over="ignore"):
+            row[value.keys.astype(np.int64)] = value.values
     else:
         if value.size != feature_dim:
             raise _WireError(f"{value.size} features, expected feature_dim {feature_dim}")
-        row = value.reshape(-1).astype(np.float32)
+        with np.errstate(over="ignore"):
+            row = value.reshape(-1).astype(np.float32)
     label = labels.get(VALUES_KEY)
     if label is None:
         return row, None
@@ -521,6 +528,12 @@ def iter_recordio_batches(
     filled = 0
     labelled = False
     for record, payload, label in _iter_numbered(source, name):
+        if filled == batch_rows:
+            _check_finite(X, record - batch_rows, label)
+            yield (labels.copy() if labelled else None), X.copy()
+            labels.fill(np.nan)
+            filled = 0
+            labelled = False
         fast = _fast_dense_offsets(payload)
         if fast is not None and fast[1] == feature_dim:
             offset, _count, label_at = fast
@@ -537,10 +550,15 @@ def iter_recordio_batches(
                 labels[filled] = value
                 labelled = True
         filled += 1
-        if filled == batch_rows:
-            yield (labels.copy() if labelled else None), X.copy()
-            labels.fill(np.nan)
-            filled = 0
-            labelled = False
     if filled:
+        _check_finite(X[:filled], record - filled + 1, label)
         yield (labels[:filled].copy() if labelled else None), X[:filled].copy()
+
+
+def _check_finite(X: np.ndarray, first_record: int, source: str) -> None:
+    finite = np.isfinite(X).all(axis=1)
+    if not finite.all():
+        record = first_record + int(np.argmin(finite))
+        raise DataFormatError(
+            f"record {record}: NaN/inf feature value (or one outside float32)", source=source
+        )

@@ -292,3 +292,49 @@ def test_pb2_module_matches_the_proto_file() -> None:
 def test_committed_pb2_is_what_the_generator_writes() -> None:
     generated = _generate_pb2.render_module(_generate_pb2.build_file_descriptor())
     assert (FORMATS_DIR / "aialgs_data_pb2.py").read_text() == generated
+
+
+def test_non_finite_features_are_refused_naming_the_record() -> None:
+    X = np.ones((7, 3), np.float32)
+    X[5, 1] = np.nan
+    buffer = io.BytesIO()
+    write_recordio_dense(buffer, X)
+    with pytest.raises(DataFormatError, match=r"train\.pbr: record 6: NaN/inf feature value"):
+        list(iter_recordio_batches(io.BytesIO(buffer.getvalue()), 3, batch_rows=4, name="train.pbr"))
+    huge = pb.Record()
+    huge.features["values"].float64_tensor.values.extend([1e300, 0.0, 0.0])
+    buffer = io.BytesIO()
+    write_recordio(buffer, [huge.SerializeToString()])
+    with pytest.raises(DataFormatError, match="record 1: NaN/inf"):
+        list(iter_recordio_batches(io.BytesIO(buffer.getvalue()), 3))
+
+
+def test_corrupted_records_only_ever_raise_data_format_error() -> None:
+    sparse = pb.Record()
+    sparse.features["values"].float32_tensor.values.extend([1.0, 2.0])
+    sparse.features["values"].float32_tensor.keys.extend([0, 3])
+    sparse.features["values"].float32_tensor.shape.append(4)
+    sparse.label["values"].float32_tensor.values.append(2.0)
+    sparse.label["values"].float32_tensor.keys.append(0)
+    doubles = pb.Record()
+    doubles.features["values"].float64_tensor.values.extend([1, 2, 3, 4])
+    ints = pb.Record()
+    ints.features["values"].int32_tensor.values.extend([1, -2, 3, 4])
+    originals = [_pb_dense(np.arange(4, dtype=np.float32), 1.0)] + [
+        r.SerializeToString() for r in (sparse, doubles, ints)
+    ]
+    rng = np.random.default_rng(11)
+    for trial in range(1500):
+        payload = bytearray(originals[trial % len(originals)])
+        for _ in range(rng.integers(1, 4)):
+            payload[rng.integers(0, len(payload))] = rng.integers(0, 256)
+        framed = io.BytesIO()
+        write_recordio(framed, [bytes(payload)])
+        for attempt in (
+            lambda: decode_record(bytes(payload)),
+            lambda: list(iter_recordio_batches(io.BytesIO(framed.getvalue()), 4)),
+        ):
+            try:
+                attempt()
+            except DataFormatError:
+                pass
