@@ -192,3 +192,38 @@ def test_inspect_summarises_the_whole_file() -> None:
 def test_writer_refuses_non_finite_values() -> None:
     with pytest.raises(DataFormatError, match="NaN/inf"):
         write_libsvm(io.BytesIO(), np.zeros(1), np.array([[np.nan]], np.float32))
+
+
+def test_fuzzed_files_agree_with_the_line_by_line_checker_and_float() -> None:
+    """The vectorised reader accepts exactly what line_defect accepts, with float()'s values."""
+    rng = np.random.default_rng(3)
+    alphabet = list(b"0123456789 :.-+eE\n#\tx,\r")
+    base = [b"1 1:2 3:4.5\n", b"0 2:-1e-3 4:7\n", b"# c\n", b"\n", b"2.5\n", b"3 1:.5 2:5. 4:+3\n"]
+    for _ in range(700):
+        text = bytearray(b"".join(base[i] for i in rng.integers(0, len(base), rng.integers(1, 6))))
+        for _ in range(rng.integers(0, 3)):
+            position = int(rng.integers(0, len(text)))
+            text[position : position + int(rng.integers(0, 2))] = bytes(
+                [alphabet[rng.integers(0, len(alphabet))]]
+            )
+        lines = bytes(text).split(b"\n")
+        defects = [(number, d) for number, line in enumerate(lines, 1) if (d := libsvm.line_defect(line, 4))]
+        rows = [
+            line.replace(b"\r", b" ").split() for line in lines if line.strip(b" \r")[:1] not in (b"", b"#")
+        ]
+        if defects:
+            with pytest.raises(DataFormatError) as caught:
+                _read(bytes(text))
+            assert (caught.value.line, caught.value.defect) == defects[0]
+        elif not rows:
+            with pytest.raises(DataFormatError, match="empty file"):
+                _read(bytes(text))
+        else:
+            labels, X = _read(bytes(text))
+            assert labels.tolist() == [float(fields[0]) for fields in rows]
+            expected = np.zeros((len(rows), 4), np.float32)
+            for r, fields in enumerate(rows):
+                for pair in fields[1:]:
+                    index, value = pair.split(b":")
+                    expected[r, int(index) - 1] = np.float32(float(value))
+            assert np.array_equal(X, expected)
