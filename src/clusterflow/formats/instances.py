@@ -33,6 +33,7 @@ _JSONLINES_ALIASES = {"application/jsonl", "application/x-jsonlines", "applicati
 _BLOCK_BYTES = 1 << 20
 _WRITE_ROWS = 4096
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 _INVALID, _SPACE, _COMMA, _NEWLINE, _NUMBER = 0, 1, 2, 3, 4
 _CLASS = np.zeros(256, np.uint8)
@@ -58,7 +59,7 @@ def parse_content_type(value: str | None, default: str = "") -> tuple[str, dict[
 # ---- CSV: vectorised block parser with a line-by-line checker for the messages ----
 
 
-def _field_defect(field: bytes, column: int) -> str | None:
+def _field_defect(field: bytes, column: int, is_label: bool) -> str | None:
     text = field.strip(b" \r")
     if not text:
         return f"empty field in column {column}"
@@ -68,13 +69,14 @@ def _field_defect(field: bytes, column: int) -> str | None:
             return f"NaN/inf value '{shown}' in column {column}"
         hint = " (a header line? CSV input has no header)" if shown[:1].isalpha() else ""
         return f"non-numeric value '{shown}' in column {column}{hint}"
-    if abs(float(text)) > _FLOAT32_MAX:
-        return f"value '{text.decode()}' in column {column} is outside the float32 range"
+    limit, kind = (_FLOAT64_MAX, "float64") if is_label else (_FLOAT32_MAX, "float32")
+    if abs(float(text)) > limit:
+        return f"value '{text.decode()}' in column {column} is outside the {kind} range"
     return None
 
 
-def csv_line_defect(line: bytes, width: int) -> str | None:
-    """Why this CSV line is refused (None if it is fine or blank)."""
+def csv_line_defect(line: bytes, width: int, label_size: int = 0) -> str | None:
+    """Why this CSV line of `width` columns (the first `label_size` are labels) is refused; None if fine."""
     if not line.strip(b" \r"):
         return None
     try:
@@ -83,7 +85,7 @@ def csv_line_defect(line: bytes, width: int) -> str | None:
         return "not UTF-8 text (binary data?)"
     fields = line.split(b",")
     for column, field in enumerate(fields, start=1):
-        defect = _field_defect(field, column)
+        defect = _field_defect(field, column, column <= label_size)
         if defect:
             return defect
     if len(fields) != width:
@@ -91,9 +93,9 @@ def csv_line_defect(line: bytes, width: int) -> str | None:
     return None
 
 
-def _raise_csv_defect(data: bytes, first_line: int, width: int, source: str) -> NoReturn:
+def _raise_csv_defect(data: bytes, first_line: int, width: int, label_size: int, source: str) -> NoReturn:
     for offset, line in enumerate(data.split(b"\n")):
-        defect = csv_line_defect(line, width)
+        defect = csv_line_defect(line, width, label_size)
         if defect:
             raise DataFormatError(defect, source=source, line=first_line + offset)
     last = first_line + data.count(b"\n")
@@ -107,7 +109,7 @@ def _parse_csv_block(
     width = label_size + feature_dim
 
     def refuse() -> NoReturn:
-        _raise_csv_defect(data, first_line, width, source)
+        _raise_csv_defect(data, first_line, width, label_size, source)
 
     text = b" " * (PAD_WIDTH - 1) + b"\n" + data + b"\n"
     buf = np.frombuffer(text, np.uint8)

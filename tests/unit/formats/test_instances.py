@@ -195,3 +195,33 @@ def test_csv_channel_errors_name_file_and_line_across_blocks(monkeypatch: pytest
     assert "2 values, expected 3" in caught.value.defect
     good = ("\n".join(lines[:99]) + "\n").encode()
     assert sum(len(x) for _, x in iter_csv_batches(io.BytesIO(good), 2, label_size=1, batch_rows=7)) == 99
+
+
+def test_fuzzed_csv_agrees_with_the_line_checker_and_float() -> None:
+    """The vectorised CSV reader accepts exactly what csv_line_defect accepts, with float()'s values."""
+    rng = np.random.default_rng(4)
+    alphabet = list(b"0123456789 ,.-+eE\n\rx")
+    base = [b"1,2,3.5\n", b"-1e-3, 4 ,7\n", b"\n", b".5,5.,+3\n", b"1e300,1,1\n"]
+    for _ in range(600):
+        text = bytearray(b"".join(base[i] for i in rng.integers(0, len(base), rng.integers(1, 6))))
+        for _ in range(rng.integers(0, 3)):
+            position = int(rng.integers(0, len(text)))
+            text[position : position + int(rng.integers(0, 2))] = bytes(
+                [alphabet[rng.integers(0, len(alphabet))]]
+            )
+        lines = bytes(text).split(b"\n")
+        defects = [(n, d) for n, line in enumerate(lines, 1) if (d := instances.csv_line_defect(line, 3, 1))]
+        rows = [line.split(b",") for line in lines if line.strip(b" \r")]
+        if defects:
+            with pytest.raises(DataFormatError) as caught:
+                list(iter_csv_batches(io.BytesIO(bytes(text)), 2, label_size=1))
+            assert (caught.value.line, caught.value.defect) == defects[0]
+            continue
+        batches = list(iter_csv_batches(io.BytesIO(bytes(text)), 2, label_size=1))
+        got_X = np.concatenate([X for _, X in batches]) if batches else np.zeros((0, 2), np.float32)
+        expected = np.array([[np.float32(float(v)) for v in row[1:]] for row in rows], np.float32).reshape(
+            -1, 2
+        )
+        assert np.array_equal(got_X, expected)
+        got_labels = [float(v) for labels, _ in batches if labels is not None for v in labels]
+        assert got_labels == [float(row[0]) for row in rows]
