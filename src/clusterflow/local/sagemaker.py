@@ -240,6 +240,8 @@ class SageMakerEngines:
         timer.start()
 
     def _bring_up(self, backend: SageMakerModelBackend, endpoint: Any) -> None:
+        if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+            return  # deleted (or deleted and created anew) while it was Creating
         try:
             config = backend.endpoint_configs[endpoint.endpoint_config_name]
             model_name = config.production_variants[0]["ModelName"]
