@@ -240,7 +240,7 @@ class SageMakerEngines:
         timer.start()
 
     def _bring_up(self, backend: SageMakerModelBackend, endpoint: Any) -> None:
-        if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+        if id(backend.endpoints.get(endpoint.endpoint_name)) != id(endpoint):
             return  # deleted (or deleted and created anew) while it was Creating
         try:
             config = backend.endpoint_configs[endpoint.endpoint_config_name]
