@@ -103,41 +103,14 @@ class Stack:
         return loaded
 
 
-def _load_kms_aware_loader() -> None:
-    """Until the local loader resolves GetAtt on AWS::KMS::Key, give it the ARN CloudFormation would."""
-    from clusterflow.local import deployment
-
-    original = deployment._Loader.get_att
-    if getattr(original, "_kms_aware", False):
-        return
-
-    def get_att(self: Any, logical_id: str, attribute: str) -> Any:
-        if self.resources.get(logical_id, {}).get("Type") == "AWS::KMS::Key" and attribute == "Arn":
-            return f"arn:aws:kms:{self.region}:{self.account}:key/{self.name(logical_id)}"
-        return original(self, logical_id, attribute)
-
-    get_att._kms_aware = True  # type: ignore[attr-defined]
-    deployment._Loader.get_att = get_att  # type: ignore[method-assign]
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     from clusterflow.local.cloud import LocalCloud
-    from clusterflow.local.template import TemplateError
 
-    try:
-        cloud = LocalCloud(
-            REPO_ROOT / "template.yaml", stack_name="cf-it", engines=False, parameter_overrides=OVERRIDES
-        )
-        cloud.start()
-    except TemplateError as exc:
-        if "AWS::KMS::Key" not in str(exc):
-            raise
-        _load_kms_aware_loader()
-        cloud = LocalCloud(
-            REPO_ROOT / "template.yaml", stack_name="cf-it", engines=False, parameter_overrides=OVERRIDES
-        )
-        cloud.start()
+    cloud = LocalCloud(
+        REPO_ROOT / "template.yaml", stack_name="cf-it", engines=False, parameter_overrides=OVERRIDES
+    )
+    cloud.start()
     try:
         yield Stack(
             cloud=cloud,
