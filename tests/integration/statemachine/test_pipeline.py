@@ -97,8 +97,14 @@ def test_lambda_service_errors_are_retried_with_backoff_until_they_run_out(
     assert stack.leftovers(result["name"]) == {}
 
 
-def test_transient_faults_are_retried_and_the_run_succeeds(stack: Stack, faults: Any) -> None:
-    faults(transient={"Validate the input object": 2, "Check K-Means training": 3, "Record the results": 1})
+@pytest.mark.parametrize(
+    "error", ["Lambda.TooManyRequestsException", "TransientServiceError", "ResourceNotReady"]
+)
+def test_transient_faults_are_retried_and_the_run_succeeds(stack: Stack, faults: Any, error: str) -> None:
+    faults(
+        transient={"Validate the input object": 2, "Check K-Means training": 3, "Record the results": 1},
+        transient_error=error,
+    )
     result = stack.run()
     assert result["status"] == "SUCCEEDED"
     assert len(_task_failures(stack, result["executionArn"], "Check K-Means training")) == 3
