@@ -15,7 +15,7 @@ import numpy as np
 # Bytes of padding every buffer must start with, so a right-aligned window never starts before 0.
 PAD_WIDTH = 32
 _MAX_WIDTH = 32
-BUCKET_WIDTHS = (4, 8, _MAX_WIDTH)
+_SHORT_WIDTH = 8
 _MAX_DIGITS = 19
 _EXACT_MANTISSA = 2**53
 _MAX_EXACT_FRACTION = 22
@@ -49,14 +49,12 @@ def parse_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Parse
     )
     lengths = (ends - starts).astype(np.int16)
     if count:
-        # Tokens are grouped by length so short ones (indices, labels) skip the columns long ones need.
-        bucket = np.searchsorted(BUCKET_WIDTHS, lengths)
-        counts = np.bincount(bucket, minlength=len(BUCKET_WIDTHS) + 1)
-        if counts.max() == count and bucket[0] < len(BUCKET_WIDTHS):
+        short = lengths <= _SHORT_WIDTH
+        if short.all():
             _parse_group(buf, ends, lengths, out, slice(None))
         else:
-            for index in np.flatnonzero(counts[: len(BUCKET_WIDTHS)]).tolist():
-                _parse_group(buf, ends, lengths, out, np.flatnonzero(bucket == index))
+            _parse_group(buf, ends, lengths, out, np.flatnonzero(short))
+            _parse_group(buf, ends, lengths, out, np.flatnonzero(~short & (lengths <= _MAX_WIDTH)))
     _fallback(buf, starts, ends, out, np.flatnonzero(~out.ok))
     return out
 
