@@ -19,17 +19,20 @@ from pyspark.sql import SparkSession
 from clusterflow.errors import ClusterflowError
 from clusterflow.spark.arguments import parse_job_arguments
 from clusterflow.spark.pipeline import run
+from clusterflow.spark.session import local_session
 from clusterflow.spark.transforms import RuntimeClientFactory
 
 APP_NAME = "clusterflow-spark-job"
 
 
 def _session() -> tuple[SparkSession, bool]:
-    """The running session if there is one (Glue, the local cloud), else a new one; True when created here."""
+    """The running session if there is one (the local cloud), else one on the JVM spark-submit started
+    (Glue, EMR Serverless), else a quiet local one (`python spark_jobs/project.py ...`).
+
+    The flag is True when the session was created here (and so may be stopped here)."""
     created = SparkContext._active_spark_context is None
-    if created:
-        # Off-cluster, Python workers must run this interpreter (the one with numpy and clusterflow).
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if created and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return local_session(APP_NAME, cores=os.cpu_count() or 2), True
     return SparkSession.builder.appName(APP_NAME).getOrCreate(), created
 
 

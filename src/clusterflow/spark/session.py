@@ -33,6 +33,10 @@ logger.executor.name = org.apache.spark.executor.Executor
 logger.executor.level = off
 logger.tasksets.name = org.apache.spark.scheduler.TaskSetManager
 logger.tasksets.level = off
+logger.arrowrunner.name = org.apache.spark.sql.execution.python.ArrowPythonRunner
+logger.arrowrunner.level = off
+logger.pythonrunner.name = org.apache.spark.api.python.PythonRunner
+logger.pythonrunner.level = off
 """
 
 
