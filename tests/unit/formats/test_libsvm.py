@@ -227,3 +227,20 @@ def test_fuzzed_files_agree_with_the_line_by_line_checker_and_float() -> None:
                     index, value = pair.split(b":")
                     expected[r, int(index) - 1] = np.float32(float(value))
             assert np.array_equal(X, expected)
+
+
+class _ReadOnlyStream:
+    """Like botocore's StreamingBody: read(n) only, no seek, no name."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 7) if size and size > 0 else size)
+
+
+def test_non_seekable_streams_plain_and_gzip_are_read() -> None:
+    text = b"1 1:1\n0 4:2.5\n" * 50
+    for data in (text, gzip.compress(text)):
+        summary = inspect_libsvm(_ReadOnlyStream(data), 4, name="incoming/upload.libsvm")  # type: ignore[arg-type]
+        assert summary == LibsvmSummary(rows=100, max_index=4, labels=[0.0, 1.0], bytes=len(text))
