@@ -1,10 +1,15 @@
 """clusterflow's Spark job (Glue 5.0 script and EMR Serverless entry point): prepare or project.
 
-prepare: libsvm -> RecordIO-protobuf shards for PCA training.
-project: libsvm + PCA model -> RecordIO-protobuf projections for K-Means training, and
-(label, projection) Parquet for evaluation.
-Arguments come the Glue way (`--mode prepare --input_uri ... --num_features 784 --output_uri ...`); see
-`clusterflow.spark.arguments`. The work itself lives in `clusterflow.spark`.
+prepare: libsvm -> `<output_uri>/part-NNNNN.pbr`, dense float32 RecordIO-protobuf for PCA training.
+project: libsvm + PCA model -> `<output_uri>/part-NNNNN.pbr` projections for K-Means training, and
+`<projections_uri>/part-NNNNN.parquet` with `(label double, projection array<float>)` for evaluation.
+
+Arguments come the Glue way (`--key value` or `--key=value`; Glue's own are ignored):
+  --mode prepare|project  --input_uri URI (.gz allowed)  --num_features N  --output_uri PREFIX
+  project: --pca_model_uri URI  --projections_uri PREFIX  [--projection_engine artifact|endpoint]
+  endpoint: --pca_endpoint_name NAME  --region REGION  [--endpoint_batch_size ROWS (500)]
+  optional: --num_shards N (repartition before writing; default: one shard per input split)
+URIs are s3:// or local paths. The work itself lives in `clusterflow.spark`.
 """
 
 from __future__ import annotations
