@@ -47,7 +47,8 @@ def parse_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Parse
         plain=np.zeros(count, bool),
         exact=np.zeros(count, bool),
     )
-    lengths = (ends - starts).astype(np.int16)
+    # Clipped so int16 cannot wrap; anything over _MAX_WIDTH goes to the fallback anyway.
+    lengths = np.minimum(ends - starts, _MAX_WIDTH + 1).astype(np.int16)
     if count:
         short = lengths <= _SHORT_WIDTH
         if short.all():

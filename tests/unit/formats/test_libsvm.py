@@ -244,3 +244,8 @@ def test_non_seekable_streams_plain_and_gzip_are_read() -> None:
     for data in (text, gzip.compress(text)):
         summary = inspect_libsvm(_ReadOnlyStream(data), 4, name="incoming/upload.libsvm")  # type: ignore[arg-type]
         assert summary == LibsvmSummary(rows=100, max_index=4, labels=[0.0, 1.0], bytes=len(text))
+
+
+def test_very_long_tokens_are_parsed_exactly() -> None:
+    _labels, X = _read(b"1 1:1" + b"0" * 65536 + b"e-65536 2:0." + b"0" * 40 + b"25\n", 2)
+    assert X[0].tolist() == [1.0, np.float32(2.5e-41)]
