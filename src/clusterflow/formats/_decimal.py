@@ -201,3 +201,11 @@ def format_float32(values: np.ndarray) -> list[bytes]:
     for i in np.flatnonzero(mismatched).tolist():
         texts[i] = repr(float(values[i])).encode()
     return texts
+
+
+def float32_texts(values: np.ndarray) -> np.ndarray:
+    """format_float32 of every element, as an object array of the same shape (each distinct value once)."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    distinct = np.unique(bits)
+    table = np.array(format_float32(distinct.view(np.float32)), dtype=object)
+    return table[np.searchsorted(distinct, bits)]

@@ -15,7 +15,7 @@ from clusterflow.errors import DataFormatError, RequestError
 from clusterflow.formats._decimal import (
     NUMBER_RE,
     PAD_WIDTH,
-    format_float32,
+    float32_texts,
     format_label,
     parse_tokens,
     refine_exact,
@@ -223,8 +223,7 @@ def write_csv(dest: str | Path | BinaryIO, X: np.ndarray, labels: np.ndarray | N
 def _write_csv_rows(handle: BinaryIO, X: np.ndarray, labels: np.ndarray | None) -> None:
     for start in range(0, len(X), _WRITE_ROWS):
         block = X[start : start + _WRITE_ROWS]
-        unique, inverse = np.unique(block.reshape(-1).view(np.uint32), return_inverse=True)
-        texts = np.array(format_float32(unique.view(np.float32)), dtype=object)[inverse].reshape(block.shape)
+        texts = float32_texts(block)
         lines = []
         for i, row in enumerate(texts.tolist()):
             prefix = [] if labels is None else [format_label(v) for v in labels[start + i]]

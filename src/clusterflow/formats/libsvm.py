@@ -20,7 +20,7 @@ from clusterflow.errors import DataFormatError
 from clusterflow.formats._decimal import (
     NUMBER_RE,
     PAD_WIDTH,
-    format_float32,
+    float32_texts,
     format_label,
     parse_tokens,
     refine_exact,
@@ -339,9 +339,7 @@ def _libsvm_lines(labels: np.ndarray, X: np.ndarray, index_texts: np.ndarray) ->
     values = np.ascontiguousarray(X[rows, cols], dtype=np.float32)
     if not np.isfinite(values).all():
         raise DataFormatError("cannot write NaN/inf values to libsvm")
-    unique, inverse = np.unique(values.view(np.uint32), return_inverse=True)
-    value_texts = np.array(format_float32(unique.view(np.float32)), dtype=object)
-    pairs = index_texts[cols] + value_texts[inverse]
+    pairs = index_texts[cols] + float32_texts(values)
     bounds = np.searchsorted(rows, np.arange(len(labels) + 1))
     lines = [
         b" ".join([format_label(label), *pairs[bounds[i] : bounds[i + 1]]])
