@@ -17,7 +17,7 @@ PROJECTION_ENGINES = ("artifact", "endpoint")
 DEFAULT_ENDPOINT_BATCH_SIZE = 500
 
 _ALWAYS_REQUIRED = ("mode", "input_uri", "num_features", "output_uri")
-_PROJECT_REQUIRED = ("pca_model_uri", "projections_uri")
+_PROJECT_REQUIRED = ("projections_uri",)
 _ENDPOINT_REQUIRED = ("pca_endpoint_name", "region")
 _OPTIONAL = ("projection_engine", "endpoint_batch_size", "num_shards")
 
@@ -100,8 +100,7 @@ def _required_for(argv: Sequence[str]) -> list[str]:
     required = list(_ALWAYS_REQUIRED)
     if seen.mode == "project":
         required += _PROJECT_REQUIRED
-        if seen.projection_engine == "endpoint":
-            required += _ENDPOINT_REQUIRED
+        required += _ENDPOINT_REQUIRED if seen.projection_engine == "endpoint" else ("pca_model_uri",)
     return required + [name for name in _OPTIONAL if _present(argv, name)]
 
 

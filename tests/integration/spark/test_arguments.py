@@ -72,6 +72,14 @@ def test_endpoint_engine_reads_endpoint_and_region() -> None:
     assert args.endpoint_batch_size == 250
 
 
+def test_endpoint_engine_needs_no_model_artifact() -> None:
+    without_model = [*PROJECT[:8], *PROJECT[10:]]
+    endpoint = ["--projection_engine", "endpoint", "--pca_endpoint_name", "e", "--region", "r"]
+    assert parse_job_arguments([SCRIPT, *without_model, *endpoint]).pca_model_uri is None
+    with pytest.raises(JobArgumentError, match="--pca_model_uri"):
+        parse_job_arguments([SCRIPT, *without_model])
+
+
 def test_glue_flag_without_value_is_ignored() -> None:
     args = parse_job_arguments([SCRIPT, "--enable-continuous-cloudwatch-log", *PREPARE, "--enable-spark-ui"])
     assert args.mode == "prepare"

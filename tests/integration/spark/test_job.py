@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -79,3 +81,31 @@ def test_model_of_other_width_is_refused(
 def test_bad_arguments_fail_before_spark_work(job: ModuleType) -> None:
     with pytest.raises(JobArgumentError, match="--output_uri"):
         job.main(["project.py", "--mode", "prepare", "--input_uri", "x", "--num_features", "3"])
+
+
+def test_project_through_the_endpoint_with_an_injected_client(
+    job: ModuleType, spark: Any, tmp_path: Path, kit: SimpleNamespace
+) -> None:
+    data = kit.make_dataset(12, seed=3)
+    libsvm, _ = kit.write_inputs(tmp_path, data)
+    model = data.model
+
+    def runtime_factory(region: str) -> Any:
+        class Runtime:
+            def invoke_endpoint(self, EndpointName: str, Body: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+                rows = np.loadtxt(io.BytesIO(Body), delimiter=",", ndmin=2, dtype=np.float32)
+                answer = {"projections": [{"projection": p.tolist()} for p in model.project(rows)]}
+                return {"Body": io.BytesIO(json.dumps(answer).encode())}
+
+        return Runtime()
+
+    argv = ["project.py", "--mode", "project", "--input_uri", str(libsvm), "--num_features", "12",
+            "--output_uri", str(tmp_path / "km"), "--projections_uri", str(tmp_path / "projections"),
+            "--projection_engine", "endpoint", "--pca_endpoint_name", "cf-pca", "--region", "us-east-1",
+            "--endpoint_batch_size", "5", "--num_shards", "2"]  # fmt: skip
+    job.main(argv, client_factory=runtime_factory)
+    P, labels = kit.read_shards(tmp_path / "km", kit.num_components)
+    got = kit.sort_rows(P, labels)
+    want = kit.sort_rows(model.project(data.X), data.labels)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(got[1], want[1])
