@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from clusterflow.app import endpoints
 from clusterflow.app.config import EndpointPolicy, Settings
@@ -25,6 +26,7 @@ from clusterflow.app.names import manifest_key, run_names
 from clusterflow.app.observability import MetricUnit, logger, metrics
 from clusterflow.app.storage import latest_run_id, read_json
 from clusterflow.app.tags import LAST_INVOKED_TAG
+from clusterflow.artifacts.model import load_kmeans_model, load_pca_model
 from clusterflow.errors import RequestError
 
 MAX_BODY_BYTES = 1_000_000
@@ -141,8 +143,6 @@ def _pixels(values: Any, feature_dim: int, where: str) -> np.ndarray:
 
 
 def _png(encoded: Any, feature_dim: int, where: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     if not isinstance(encoded, str):
         raise RequestError(f'{where}: "image_base64" must be a base64 string')
     try:
@@ -189,8 +189,6 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
 def cluster_with_artifacts(
     clients: Clients, run_id: str, manifest: dict[str, Any], images: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    from clusterflow.artifacts.model import load_kmeans_model, load_pca_model
-
     if run_id not in clients.models:
         artifacts = manifest["artifacts"]
         blobs = []

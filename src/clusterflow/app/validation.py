@@ -16,6 +16,7 @@ from clusterflow.app.faults import InputRejected, call_aws, error_code
 from clusterflow.app.names import rejected_key, run_names, s3_uri
 from clusterflow.app.storage import now_iso, update_manifest
 from clusterflow.errors import DataFormatError
+from clusterflow.formats.libsvm import inspect_libsvm
 
 
 def locate_object(s3: Any, bucket: str, key: str, version_id: str | None) -> tuple[str, dict[str, Any]]:
@@ -43,8 +44,6 @@ def inspect_object(
     s3: Any, bucket: str, key: str, version_id: str | None, head: dict[str, Any], params: RunParameters
 ) -> dict[str, Any]:
     """Size, format and feature count; raises `InputRejected` naming the defect and line."""
-    from clusterflow.formats.libsvm import inspect_libsvm
-
     size = int(head.get("ContentLength", 0))
     if size == 0:
         raise InputRejected(f"{key}: the file is empty")
