@@ -197,13 +197,13 @@ def _parse_block(data: bytes, first_line: int, num_features: int, source: str) -
     first_in_line = first_in_line[:-1]
     if (is_index & is_value).any() or not np.array_equal(~is_index & ~is_value, first_in_line):
         refuse()
-    parsed = parse_tokens(buf, starts, ends)
     label_tokens = np.flatnonzero(first_in_line)
     index_tokens = np.flatnonzero(is_index)
-    value_tokens = index_tokens + 1
-    if not (parsed.ok.all() and parsed.plain[index_tokens].all()):
+    # Indices are parsed apart: they are short, and the values' longer columns would be wasted on them.
+    index_parsed = parse_tokens(buf, starts[index_tokens], ends[index_tokens])
+    if not (index_parsed.ok.all() and index_parsed.plain.all()):
         refuse()
-    indices = parsed.values[index_tokens].astype(np.int64)
+    indices = index_parsed.values.astype(np.int64)
     pairs_per_row = (np.diff(label_tokens, append=len(starts)) - 1) // 2
     pair_rows = np.repeat(np.arange(len(label_tokens)), pairs_per_row)
     same_row = pair_rows[1:] == pair_rows[:-1]
@@ -211,9 +211,17 @@ def _parse_block(data: bytes, first_line: int, num_features: int, source: str) -
         indices.min() < 1 or indices.max() > num_features or (same_row & (indices[1:] <= indices[:-1])).any()
     ):
         refuse()
-    refine_exact(buf, starts, ends, parsed, label_tokens)
-    labels = parsed.values[label_tokens]
-    values = to_float32(buf, starts, ends, parsed, value_tokens)
+    # Labels and values, in file order: each label is followed by its row's values.
+    numbers = np.flatnonzero(~is_index)
+    number_starts, number_ends = starts[numbers], ends[numbers]
+    parsed = parse_tokens(buf, number_starts, number_ends)
+    if not parsed.ok.all():
+        refuse()
+    is_label = first_in_line[numbers]
+    label_at = np.flatnonzero(is_label)
+    refine_exact(buf, number_starts, number_ends, parsed, label_at)
+    labels = parsed.values[label_at]
+    values = to_float32(buf, number_starts, number_ends, parsed, np.flatnonzero(~is_label))
     if not (np.isfinite(values).all() and np.isfinite(labels).all()):
         refuse()
     indptr = np.zeros(len(label_tokens) + 1, np.int64)
