@@ -9,11 +9,12 @@ thread's writes through unchanged.
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class _RoutedStream(io.TextIOBase):
@@ -41,14 +42,31 @@ class OutputRouter:
     def __init__(self) -> None:
         self._routes: dict[int, TextIO] = {}
         self._installed: tuple[_RoutedStream, _RoutedStream] | None = None
+        self._retargeted: list[tuple[logging.StreamHandler[Any], TextIO]] = []
 
     def install(self) -> None:
         if self._installed is None:
-            self._installed = (
-                _RoutedStream(sys.stdout, self._routes),
-                _RoutedStream(sys.stderr, self._routes),
-            )
-            sys.stdout, sys.stderr = self._installed
+            out = _RoutedStream(sys.stdout, self._routes)
+            err = _RoutedStream(sys.stderr, self._routes)
+            self._installed = (out, err)
+            sys.stdout, sys.stderr = out, err
+            self._retarget_log_handlers(out, err)
+
+    def _retarget_log_handlers(self, out: _RoutedStream, err: _RoutedStream) -> None:
+        """Handlers made before install (Powertools' Logger binds sys.stdout at import) get routed too."""
+        loggers = [logging.getLogger()] + [
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ]
+        for logger in loggers:
+            for handler in logger.handlers:
+                if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+                    continue
+                stream = handler.stream
+                if stream is out.fallback or stream is err.fallback:
+                    self._retargeted.append((handler, stream))
+                    handler.setStream(out if stream is out.fallback else err)  # type: ignore[arg-type]
 
     def uninstall(self) -> None:
         if self._installed is None:
@@ -58,6 +76,9 @@ class OutputRouter:
             sys.stdout = out.fallback
         if sys.stderr is err:
             sys.stderr = err.fallback
+        for handler, stream in self._retargeted:
+            handler.setStream(stream)
+        self._retargeted.clear()
         self._installed = None
 
     @contextmanager
