@@ -37,12 +37,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep other parts' results from an earlier bench.json"
     )
+    parser.add_argument(
+        "--pipeline-datasets",
+        default="fashion-mnist,mnist-sample",
+        help="comma-separated data sets for the pipeline part (default: fashion-mnist,mnist-sample)",
+    )
     parser.add_argument("--lambda-models", type=Path, help="a clusterflow run's --out for the Lambda part")
     parser.add_argument("--copy-plot", action="store_true", help=f"also copy bench.png to {DOCS_PNG}")
     args = parser.parse_args(argv)
     if args.scale is not None and args.scale < 1000:
         parser.error("--scale must be at least 1000 rows")
     args.repeats = args.repeats or (1 if args.quick else FULL_REPEATS)
+    args.pipeline_datasets = {name.strip() for name in args.pipeline_datasets.split(",") if name.strip()}
     args.parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if args.parts - set(PARTS):
         parser.error(f"--parts: unknown {sorted(args.parts - set(PARTS))}; choose from {','.join(PARTS)}")
@@ -86,7 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fashion = None if args.quick else _prepare(results, "fashion-mnist", datasets.fashion_mnist, data_root)
     if "pipelines" in args.parts:
         # The full-size set first: its figures carry the targets.
-        for dataset in (d for d in (fashion, sample) if d is not None):
+        for dataset in (d for d in (fashion, sample) if d is not None and d.name in args.pipeline_datasets):
             _phase(results, out, f"pipelines on {dataset.name}")
 
             def keep(block: dict[str, Any], name: str = dataset.name) -> None:
