@@ -17,10 +17,12 @@ from moto's Step Functions.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from clusterflow.local.cloud import LocalCloud
 
@@ -90,11 +92,23 @@ def serve(
     ) as cloud:
         for line in usage_lines(cloud):
             echo(line)
+        previous = _stop_on_sigterm(stop)
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
-            echo("stopping the local cloud")
+            pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        echo("stopping the local cloud")
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Any:
+    """`kill` stops the server as Ctrl-C does (only the main thread may set signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
 
 
 def _only_declared(template_path: Path, overrides: Mapping[str, str]) -> dict[str, str]:
