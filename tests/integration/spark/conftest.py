@@ -20,11 +20,16 @@ NUM_COMPONENTS = 3
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
+    from pyspark import SparkContext
+
     from clusterflow.spark.session import local_session
 
+    # Another directory's tests in this worker may already run a session: share it, leave it running.
+    ours = SparkContext._active_spark_context is None
     session = local_session("clusterflow-tests", cores=2, shuffle_partitions=2, quick_start=True)
     yield session
-    session.stop()
+    if ours:
+        session.stop()
 
 
 @dataclass(frozen=True)
