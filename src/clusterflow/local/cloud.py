@@ -130,6 +130,7 @@ class LocalCloud:
             self._start_server()
             self._set_environment()
             self._deployment = self._load_deployment()
+            self._check_fault_states()
             self._install_seams()
             self._deploy()
         except Exception:
@@ -297,6 +298,15 @@ class LocalCloud:
             parameter_overrides=self.parameter_overrides,
         )
 
+    def _check_fault_states(self) -> None:
+        known = set(task_state_names(self.deployment.state_machine.definition))
+        unknown = sorted((set(self.faults.fail_at) | set(self.faults.transient)) - known)
+        if unknown:
+            raise LocalCloudError(
+                f"no Task state named {', '.join(repr(n) for n in unknown)} in the state machine of "
+                f"{self.template_path}; Task states: {', '.join(sorted(known))}"
+            )
+
     def _handler_environment(self) -> dict[str, str]:
         return {
             **FAKE_CREDENTIALS,
@@ -360,6 +370,20 @@ class LocalCloud:
         from clusterflow.local import provision
 
         provision.deploy(self)
+
+
+def task_state_names(definition: Mapping[str, Any]) -> list[str]:
+    """Names of every Task state in an ASL definition, Parallel branches and Map processors included."""
+    names: list[str] = []
+    for name, state in (definition.get("States") or {}).items():
+        if state.get("Type") == "Task":
+            names.append(name)
+        for branch in state.get("Branches", []):
+            names.extend(task_state_names(branch))
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            names.extend(task_state_names(processor))
+    return names
 
 
 def stub_zip() -> bytes:

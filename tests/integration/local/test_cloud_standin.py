@@ -139,3 +139,21 @@ def test_stop_frees_the_port_and_restores_the_environment(tmp_path) -> None:
     assert os.environ.get("AWS_ENDPOINT_URL") == before
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_fault_at_an_unknown_state_is_refused_with_the_known_ones(tmp_path) -> None:
+    from pathlib import Path
+
+    cloud = LocalCloud(
+        Path(__file__).parent / "standin" / "template.yaml",
+        stack_name="cf-typo",
+        work_dir=tmp_path,
+        faults=FaultPlan(fail_at=frozenset({"Wrok"})),
+    )
+    with pytest.raises(
+        LocalCloudError, match=r"no Task state named 'Wrok'.*Task states: CheckStatus, Cleanup"
+    ):
+        cloud.start()
+    import os
+
+    assert "MOTO_PORT" not in os.environ or cloud.endpoint_url.rsplit(":", 1)[1] != os.environ["MOTO_PORT"]
