@@ -46,13 +46,19 @@ FloatArray = npt.NDArray[np.floating]
 F64 = npt.NDArray[np.float64]
 BatchSource = Callable[[], Iterable[FloatArray]]
 
+REFINE_CANDIDATES = 3
+REFINE_MAX_PASSES = 10
+NARROW_AFTER = 2
+
 
 @dataclass(frozen=True)
 class KMeansFit:
     centroids: npt.NDArray[np.float32]  # (k, d): the model
     streaming_centers: F64  # (K, d)
     streaming_weights: F64  # (K,)
-    rows_seen: int
+    rows_seen: int  # rows of the streaming phase (epochs x rows)
+    train_ssd: float  # sum of squared distances of the training rows to `centroids`
+    train_rows: int  # rows of one pass over the training data
 
 
 def squared_distances(X: FloatArray, centers: FloatArray) -> npt.NDArray[np.float32]:
@@ -174,23 +180,27 @@ def weighted_lloyd(
     points: F64, weights: F64, params: KMeansHyperparameters, rng: np.random.Generator
 ) -> tuple[F64, float]:
     """Phase 2: best of local_lloyd_num_trials weighted Lloyd runs; returns (centroids, weighted loss)."""
+    return weighted_lloyd_trials(points, weights, params, rng)[0]
+
+
+def weighted_lloyd_trials(
+    points: F64, weights: F64, params: KMeansHyperparameters, rng: np.random.Generator
+) -> list[tuple[F64, float]]:
+    """Every weighted Lloyd trial as (centroids, weighted loss), lowest loss first (stable on ties)."""
     keep = weights > 0
     points, weights = points[keep], weights[keep]
     if points.shape[0] < params.k:
         raise DataFormatError(f"only {points.shape[0]} streaming centres got data, fewer than k={params.k}")
     if points.shape[0] == params.k:
-        return points.copy(), 0.0
-    best: tuple[F64, float] | None = None
+        return [(points.copy(), 0.0)]
+    trials: list[tuple[F64, float]] = []
     for _ in range(params.local_lloyd_num_trials):
         if params.local_lloyd_init_method == "kmeans++":
             centers = kmeans_plus_plus(points, weights, params.k, rng)
         else:
             centers = _random_init(points, params.k, rng)
-        centers, loss = _lloyd_run(points, weights, centers, params)
-        if best is None or loss < best[1]:
-            best = (centers, loss)
-    assert best is not None
-    return best
+        trials.append(_lloyd_run(points, weights, centers, params))
+    return sorted(trials, key=lambda trial: trial[1])
 
 
 def _lloyd_run(points: F64, weights: F64, centers: F64, params: KMeansHyperparameters) -> tuple[F64, float]:
@@ -216,6 +226,84 @@ def _lloyd_run(points: F64, weights: F64, centers: F64, params: KMeansHyperparam
     return centers, float(weights @ dist)
 
 
+@dataclass(frozen=True)
+class Refinement:
+    centroids: F64  # (k, d)
+    ssd: float  # sum of squared distances of the training rows to these centroids (measured exactly)
+    rows: int
+    passes: int
+
+
+def _refine_pass(batches: Iterable[FloatArray], stacked: F64, n_candidates: int) -> tuple[F64, F64, F64, int]:
+    """One Lloyd pass for several candidate solutions at once.
+
+    stacked is (n_candidates * k, d); returns per-centre sums (n_candidates * k, d), per-centre row
+    counts, per-candidate SSD (float64) and the rows read. One matmul per mini-batch serves every candidate.
+    """
+    n_centers, dim = stacked.shape
+    k = n_centers // n_candidates
+    sums = np.zeros((n_centers, dim))
+    counts = np.zeros(n_centers)
+    ssd = np.zeros(n_candidates)
+    rows = 0
+    for X in batches:
+        dist = squared_distances(X, stacked).reshape(X.shape[0], n_candidates, k)
+        closest = np.argmin(dist, axis=2)
+        ssd += np.take_along_axis(dist, closest[:, :, None], axis=2)[:, :, 0].sum(axis=0, dtype=np.float64)
+        X64 = np.asarray(X, dtype=np.float64)
+        for candidate in range(n_candidates):
+            members = closest[:, candidate][None, :] == np.arange(k)[:, None]
+            block = slice(candidate * k, (candidate + 1) * k)
+            counts[block] += members.sum(axis=1)
+            sums[block] += members.astype(np.float64) @ X64
+        rows += X.shape[0]
+    return sums, counts, ssd, rows
+
+
+def refine_on_data(
+    batches: BatchSource, candidates: list[F64], tol: float, max_passes: int, narrow_after: int
+) -> Refinement:
+    """Our addition to SageMaker's algorithm: streaming Lloyd passes over the training data.
+
+    Each pass measures every candidate (k, d) solution's exact SSD on the data, then moves each
+    centre to the mean of its rows (a centre without rows stays put). After `narrow_after` passes
+    only the best candidate goes on. Stops once the best SSD falls by less than `tol` (relative) or
+    after max_passes; the model is the best candidate as measured in the last pass, so its SSD is
+    exact and no further pass is needed to report it.
+    """
+    k = candidates[0].shape[0]
+    stacked = np.concatenate(candidates).astype(np.float64)
+    previous = math.inf
+    for passes in range(1, max_passes + 1):
+        n_candidates = stacked.shape[0] // k
+        sums, counts, ssd, rows = _refine_pass(batches(), stacked, n_candidates)
+        if rows == 0:
+            raise DataFormatError("the train channel holds no rows")
+        best = int(np.argmin(ssd))
+        measured = stacked[best * k : (best + 1) * k].copy()
+        converged = math.isfinite(previous) and previous - ssd[best] <= tol * previous
+        if converged or passes == max_passes:
+            break
+        previous = float(ssd[best])
+        filled = counts > 0
+        stacked[filled] = sums[filled] / counts[filled, None]
+        if passes >= narrow_after:
+            stacked = stacked[best * k : (best + 1) * k]
+    return Refinement(centroids=measured, ssd=float(ssd[best]), rows=rows, passes=passes)
+
+
+def _distinct_best(trials: list[tuple[F64, float]], limit: int) -> list[F64]:
+    """Up to `limit` trial solutions, lowest weighted loss first, skipping repeats of an equal loss."""
+    chosen: list[tuple[F64, float]] = []
+    for centers, loss in trials:
+        if any(math.isclose(loss, other, rel_tol=1e-9, abs_tol=1e-12) for _, other in chosen):
+            continue
+        chosen.append((centers, loss))
+        if len(chosen) == limit:
+            break
+    return [centers for centers, _ in chosen]
+
+
 def fit_kmeans(
     batches: BatchSource,
     params: KMeansHyperparameters,
@@ -234,12 +322,20 @@ def fit_kmeans(
         log(f"epoch {epoch + 1}/{params.epochs}: {stream.rows_seen} rows seen")
     assert stream.centers is not None
     log(f"shrinking {stream.centers.shape[0]} centers into {params.k}")
-    centroids, _ = weighted_lloyd(stream.centers, stream.weights, params, rng)
+    trials = weighted_lloyd_trials(stream.centers, stream.weights, params, rng)
+    candidates = _distinct_best(trials, REFINE_CANDIDATES)
+    refined = refine_on_data(batches, candidates, params.local_lloyd_tol, REFINE_MAX_PASSES, NARROW_AFTER)
+    log(
+        f"refined the best {len(candidates)} reductions over the training data in {refined.passes} "
+        f"passes: train ssd {refined.ssd!r}"
+    )
     return KMeansFit(
-        centroids=centroids.astype(np.float32),
+        centroids=refined.centroids.astype(np.float32),
         streaming_centers=stream.centers,
         streaming_weights=stream.weights,
         rows_seen=stream.rows_seen,
+        train_ssd=refined.ssd,
+        train_rows=refined.rows,
     )
 
 

@@ -181,8 +181,8 @@ def _train_kmeans(
         test = channel_batches(channels["test"], fmt, params.feature_dim, params.mini_batch_size)
     fit = fit_kmeans(train, params, seed=seed, log=log)
     metrics: dict[str, float] = {}
-    train_ssd, train_rows = squared_distance_totals(train(), fit.centroids)
-    metrics["train:msd"] = train_ssd / train_rows
+    train_rows = fit.train_rows
+    metrics["train:msd"] = fit.train_ssd / train_rows
     log(f"#quality_metric: host=algo-1, train msd <loss>={metrics['train:msd']!r}")
     if test is not None:
         test_ssd, test_rows = squared_distance_totals(test(), fit.centroids)
