@@ -76,6 +76,7 @@ class LocalCloud:
         endpoint_delay_seconds: float = 1.0,
         spark_scripts_dir: Path | None = None,
         retry_time_scale: float = 1.0,
+        spark_quick_start: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -90,6 +91,7 @@ class LocalCloud:
         self.faults = faults or FaultPlan()
         self.endpoint_delay_seconds = endpoint_delay_seconds
         self.spark_scripts_dir = spark_scripts_dir
+        self.spark_quick_start = spark_quick_start  # JIT tier 1 only: for tests on tiny data
         self.retry_clock = RetryClock(retry_time_scale)
         self._host = host
         self._port = port
@@ -360,6 +362,7 @@ class LocalCloud:
                     work_dir=self.work_dir / "spark",
                     scripts_dir=self.spark_scripts_dir,
                     output=self.output,
+                    quick_start=self.spark_quick_start,
                 ),
             ):
                 engine_seam.install()

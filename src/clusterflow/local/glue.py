@@ -117,6 +117,7 @@ class SparkJobs:
         work_dir: Path,
         scripts_dir: Path | None = None,
         output: OutputRouter | None = None,
+        quick_start: bool = False,
     ) -> None:
         self.account = account
         self.region = region
@@ -131,6 +132,7 @@ class SparkJobs:
         self._modules: dict[Path, ModuleType] = {}
         self._originals: dict[tuple[type, str], Callable[..., Any]] = {}
         self._output = output or OutputRouter()
+        self.quick_start = quick_start
 
     def install(self) -> None:
         if self._originals:
@@ -248,7 +250,7 @@ class SparkJobs:
     def _spark_session(self) -> Any:
         from clusterflow.spark.session import local_session
 
-        return local_session("clusterflow-local-cloud")
+        return local_session("clusterflow-local-cloud", quick_start=self.quick_start)
 
     def _module(self, script: Path) -> ModuleType:
         module = self._modules.get(script)

@@ -30,6 +30,7 @@ def cloud(repo_root, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
         engines=True,
         parameter_overrides={"UseEmr": "true"},
         spark_scripts_dir=repo_root / "spark_jobs",
+        spark_quick_start=True,
         work_dir=tmp_path_factory.mktemp("spark"),
     ) as up:
         s3 = up.client("s3")
