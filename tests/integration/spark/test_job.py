@@ -15,8 +15,10 @@ import pytest
 
 from clusterflow.spark.arguments import JobArgumentError
 
+# One xdist group: under `--dist loadgroup` every Spark test runs in one worker, on one JVM.
 pytestmark = [
     pytest.mark.spark,
+    pytest.mark.xdist_group("spark"),
     pytest.mark.filterwarnings("ignore:distutils Version classes:DeprecationWarning"),
 ]
 
@@ -102,7 +104,7 @@ def test_project_through_the_endpoint_with_an_injected_client(
     argv = ["project.py", "--mode", "project", "--input_uri", str(libsvm), "--num_features", "12",
             "--output_uri", str(tmp_path / "km"), "--projections_uri", str(tmp_path / "projections"),
             "--projection_engine", "endpoint", "--pca_endpoint_name", "cf-pca", "--region", "us-east-1",
-            "--endpoint_batch_size", "5", "--num_shards", "2"]  # fmt: skip
+            "--endpoint_batch_size", "5"]  # fmt: skip
     job.main(argv, client_factory=runtime_factory)
     P, labels = kit.read_shards(tmp_path / "km", kit.num_components)
     got = kit.sort_rows(P, labels)

@@ -18,8 +18,10 @@ from clusterflow.spark import transforms
 from clusterflow.spark.arguments import JobArguments
 from clusterflow.spark.pipeline import run_prepare, run_project
 
+# One xdist group: under `--dist loadgroup` every Spark test runs in one worker, on one JVM.
 pytestmark = [
     pytest.mark.spark,
+    pytest.mark.xdist_group("spark"),
     pytest.mark.filterwarnings("ignore:distutils Version classes:DeprecationWarning"),
 ]
 
