@@ -30,9 +30,9 @@ def extract_dense(spark: SparkSession, args: JobArguments) -> DataFrame:
 
 def load_partition_files(
     rows: DataFrame, column: str, shards_uri: str, parquet_uri: str | None
-) -> JobSummary:
+) -> tuple[int, list[str]]:
     """Write one shard (and Parquet part) per non-empty partition, replacing an earlier attempt's, and check
-    that they all landed."""
+    that they all landed. Returns (rows written, shard names)."""
     delete_parts(shards_uri)
     if parquet_uri is not None:
         delete_parts(parquet_uri, ".parquet")
@@ -45,20 +45,22 @@ def load_partition_files(
         parquet_parts = list_parts(parquet_uri, ".parquet")
         if len(parquet_parts) != len(written):
             raise StorageError(f"{parquet_uri}: wrote {len(written)} Parquet parts but found {parquet_parts}")
-    return JobSummary(mode="", rows=sum(int(report["rows"]) for report in reports), shards=written)
+    return sum(int(report["rows"]) for report in reports), written
 
 
-def _require_rows(summary: JobSummary, args: JobArguments) -> None:
-    if summary.rows == 0:
+def _require_rows(rows: int, args: JobArguments) -> None:
+    if rows == 0:
         raise DataFormatError("no rows: the input holds no libsvm lines", source=args.input_uri)
 
 
 def run_prepare(spark: SparkSession, args: JobArguments) -> JobSummary:
     """libsvm -> dense float32 RecordIO-protobuf shards (PCA's training channel)."""
     with input_errors(args.input_uri, args.num_features):
-        written = load_partition_files(extract_dense(spark, args), transforms.FEATURES, args.output_uri, None)
-    _require_rows(written, args)
-    return JobSummary(mode="prepare", rows=written.rows, shards=written.shards)
+        rows, shards = load_partition_files(
+            extract_dense(spark, args), transforms.FEATURES, args.output_uri, None
+        )
+    _require_rows(rows, args)
+    return JobSummary(mode="prepare", rows=rows, shards=shards)
 
 
 def _pca_model(args: JobArguments) -> PCAModel:
@@ -97,11 +99,11 @@ def run_project(
         raise JobArgumentError("--mode project needs --projections_uri")
     projected = project(extract_dense(spark, args), args, client_factory)
     with input_errors(args.input_uri, args.num_features):
-        written = load_partition_files(
+        rows, shards = load_partition_files(
             projected, transforms.PROJECTION, args.output_uri, args.projections_uri
         )
-    _require_rows(written, args)
-    return JobSummary(mode="project", rows=written.rows, shards=written.shards)
+    _require_rows(rows, args)
+    return JobSummary(mode="project", rows=rows, shards=shards)
 
 
 def run(
