@@ -43,7 +43,10 @@ logger.pythonrunner.level = off
 def _quiet_log4j_file() -> Path:
     path = Path(tempfile.gettempdir()) / "clusterflow-spark-log4j2.properties"
     if not path.exists() or path.read_text() != _QUIET_LOG4J2:
-        path.write_text(_QUIET_LOG4J2)
+        # Parallel test workers may start JVMs at once: each sees a whole file, never a half-written one.
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(_QUIET_LOG4J2)
+        os.replace(partial, path)
     return path
 
 
