@@ -363,6 +363,7 @@ class LocalCloud:
                     scripts_dir=self.spark_scripts_dir,
                     output=self.output,
                     quick_start=self.spark_quick_start,
+                    log_file=self.log_path,
                 ),
             ):
                 engine_seam.install()

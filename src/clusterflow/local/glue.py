@@ -51,10 +51,24 @@ class StagedArguments:
         self._root = root
         self._outputs: list[tuple[Path, str]] = []
         self._downloaded: dict[Path, tuple[int, int]] = {}
+        self._uris: dict[str, str] = {}  # local path -> the s3:// URI it stands for
         self._count = 0
 
     def stage(self, argv: Sequence[str]) -> list[str]:
-        return [self._stage_one(value) if value.startswith("s3://") else value for value in argv]
+        staged = []
+        for value in argv:
+            if value.startswith("s3://"):
+                local = self._stage_one(value)
+                self._uris[local] = value
+                value = local
+            staged.append(value)
+        return staged
+
+    def as_s3(self, text: str) -> str:
+        """`text` with every staged local path written as the S3 URI it was staged from."""
+        for local, uri in sorted(self._uris.items(), key=lambda item: -len(item[0])):
+            text = text.replace(local, uri)
+        return text
 
     def _stage_one(self, uri: str) -> str:
         self._count += 1
@@ -118,6 +132,7 @@ class SparkJobs:
         scripts_dir: Path | None = None,
         output: OutputRouter | None = None,
         quick_start: bool = False,
+        log_file: Path | None = None,
     ) -> None:
         self.account = account
         self.region = region
@@ -133,6 +148,7 @@ class SparkJobs:
         self._originals: dict[tuple[type, str], Callable[..., Any]] = {}
         self._output = output or OutputRouter()
         self.quick_start = quick_start
+        self.log_file = log_file
 
     def install(self) -> None:
         if self._originals:
@@ -220,22 +236,22 @@ class SparkJobs:
         run_dir = self.work_dir / run_id[:40]
         run_dir.mkdir(parents=True, exist_ok=True)
         log_file = (run_dir / "job.log").open("a", encoding="utf-8")
+        staged = StagedArguments(local_client("s3", self.endpoint_url, self.region), run_dir / "staged")
         error: str | None = None
         try:
             with self._output.route(log_file):
-                self._run_script(script, argv, run_dir, log_file)
+                self._run_script(script, argv, staged, log_file)
         except Exception as exc:  # noqa: BLE001 - the run fails with the job's message, the cloud goes on
-            LOG.warning("spark job run %s failed: %s", run_id, exc)
-            log_file.write(f"FAILED: {type(exc).__name__}: {exc}\n")
-            error = f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc)
+            message = staged.as_s3(str(exc))  # the user uploaded s3:// objects, not our staged copies
+            LOG.warning("spark job run %s failed: %s", run_id, message)
+            log_file.write(f"FAILED: {type(exc).__name__}: {message}\n")
+            error = message if _is_user_error(exc) else f"{type(exc).__name__}: {message}"
         finally:
             log_file.close()
             shutil.rmtree(run_dir / "staged", ignore_errors=True)
         finish(error)
 
-    def _run_script(self, script: Path, argv: list[str], run_dir: Path, log_file: TextIO) -> None:
-        s3 = local_client("s3", self.endpoint_url, self.region)
-        staged = StagedArguments(s3, run_dir / "staged")
+    def _run_script(self, script: Path, argv: list[str], staged: StagedArguments, log_file: TextIO) -> None:
         local_argv = staged.stage(argv)
         log_file.write(f"argv: {local_argv}\n")
         self._spark_session()
@@ -248,9 +264,15 @@ class SparkJobs:
             log_file.write(f"uploaded {uri}\n")
 
     def _spark_session(self) -> Any:
+        from pyspark import SparkContext
+
         from clusterflow.spark.session import local_session
 
-        return local_session("clusterflow-local-cloud", quick_start=self.quick_start)
+        created = SparkContext._active_spark_context is None
+        session = local_session("clusterflow-local-cloud", quick_start=self.quick_start)
+        if created and self.log_file is not None:
+            _log_spark_to_file(session, self.log_file, self.work_dir)
+        return session
 
     def _module(self, script: Path) -> ModuleType:
         module = self._modules.get(script)
@@ -264,6 +286,32 @@ class SparkJobs:
             spec.loader.exec_module(module)
             self._modules[script] = module
         return module
+
+
+_FILE_LOG4J2 = """\
+status = error
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{HH:mm:ss}} %p spark %c{{1}}: %m%n
+logger.parquet.name = org.apache.parquet
+logger.parquet.level = error
+"""
+
+
+def _log_spark_to_file(session: Any, log_file: Path, work_dir: Path) -> None:
+    """Send the JVM's log4j output to the local cloud's log file instead of the terminal."""
+    config = work_dir / "spark-log4j2.properties"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(_FILE_LOG4J2.format(log_file=log_file.resolve().as_posix()), encoding="utf-8")
+    jvm = session.sparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.reconfigure(
+        jvm.java.net.URI.create(config.as_uri())
+    )
 
 
 def _signature(path: Path) -> tuple[int, int]:

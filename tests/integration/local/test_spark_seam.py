@@ -78,7 +78,7 @@ def test_glue_run_fails_with_the_jobs_message(cloud: LocalCloud) -> None:
     cloud.spark.wait_idle(300)
     run = glue.get_job_run(JobName=GLUE_JOB, RunId=run_id)["JobRun"]
     assert run["JobRunState"] == "FAILED"
-    assert "line 5" in run["ErrorMessage"]
+    assert run["ErrorMessage"].startswith(f"s3://{bucket}/incoming/bad.libsvm, line 5: ")
 
 
 def test_emr_serverless_run_uses_the_entry_point_arguments(cloud: LocalCloud) -> None:
