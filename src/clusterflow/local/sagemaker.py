@@ -84,6 +84,7 @@ class SageMakerEngines:
         )
         self._futures: list[Future[None]] = []
         self._endpoint_models: dict[str, Any] = {}
+        self._sources: dict[str, str] = {}  # downloaded channel file -> its s3:// URI
         self._timers: list[threading.Timer] = []
         self._originals: dict[tuple[type, str], Callable[..., Any]] = {}
 
@@ -193,6 +194,8 @@ class SageMakerEngines:
             log_file.close()
 
     def _fail(self, job: FakeTrainingJob, reason: str, log: Callable[[str], None]) -> None:
+        for local, uri in sorted(self._sources.items(), key=lambda item: -len(item[0])):
+            reason = reason.replace(local, uri)  # name the channel object, not our downloaded copy
         log(reason)
         job.failure_reason = reason  # type: ignore[attr-defined]  # DescribeTrainingJob's FailureReason
         job.training_end_time = utcnow()
@@ -221,6 +224,7 @@ class SageMakerEngines:
                     local.parent.mkdir(parents=True, exist_ok=True)
                     s3.download_file(bucket, key, str(local))
                     files.append(local)
+                    self._sources[str(local)] = f"s3://{bucket}/{key}"
             if not files:
                 raise ClusterflowError(f"channel '{name}': no objects under {source['S3Uri']}")
             log(f"channel {name}: {len(files)} object(s) from {source['S3Uri']}")

@@ -188,3 +188,38 @@ def test_injected_throttling_fails_the_first_calls_only(cloud: LocalCloud) -> No
     finally:
         cloud.lambdas.faults = FaultPlan()
     assert len(cloud.service_faults.injected) == 2
+
+
+def test_bad_channel_data_fails_the_job_naming_the_s3_object(cloud: LocalCloud) -> None:
+    cloud.client("s3").put_object(
+        Bucket=cloud.data_bucket, Key="runs/r9/staging/train/part-0.csv", Body=b"1,2,3,4,5\n1,2,x,4,5\n"
+    )
+    sm = cloud.client("sagemaker")
+    sm.create_training_job(
+        TrainingJobName="cf-r9-bad-data",
+        AlgorithmSpecification={"TrainingImage": IMAGE.format("pca"), "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{cloud.data_bucket}/runs/r9/staging/train/",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{cloud.data_bucket}/runs/r9/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        HyperParameters={"feature_dim": "5", "num_components": "2", "mini_batch_size": "10"},
+    )
+    cloud.sagemaker.wait_idle(60)
+    described = sm.describe_training_job(TrainingJobName="cf-r9-bad-data")
+    assert described["TrainingJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith("ClientError: ") and "line 2" in reason
+    assert f"s3://{cloud.data_bucket}/runs/r9/staging/train/part-0.csv" in reason
+    assert str(cloud.work_dir) not in reason
