@@ -46,9 +46,8 @@ FloatArray = npt.NDArray[np.floating]
 F64 = npt.NDArray[np.float64]
 BatchSource = Callable[[], Iterable[FloatArray]]
 
-REFINE_CANDIDATES = 3
 REFINE_MAX_PASSES = 10
-NARROW_AFTER = 2
+HALVE_EVERY = 2
 
 
 @dataclass(frozen=True)
@@ -234,6 +233,25 @@ class Refinement:
     passes: int
 
 
+F32 = npt.NDArray[np.float32]
+
+
+def _nearest_onehot(partial: F32) -> tuple[npt.NDArray[np.bool_], F32]:
+    """Per candidate, each row's nearest centre as a one-hot mask (lowest index on ties) and its min term.
+
+    partial is (candidates, k, rows) holding ||c||^2 - 2 x.c. A min over the short k axis plus an
+    equality test is many times faster in numpy than argmin over it.
+    """
+    nearest = partial.min(axis=1)
+    members = partial == nearest[:, None, :]
+    tied_candidate, tied_row = np.nonzero(members.sum(axis=1) > 1)
+    if tied_row.size:
+        first = np.argmax(members[tied_candidate, :, tied_row], axis=1)
+        members[tied_candidate, :, tied_row] = False
+        members[tied_candidate, first, tied_row] = True
+    return members, nearest
+
+
 def _refine_pass(batches: Iterable[FloatArray], stacked: F64, n_candidates: int) -> tuple[F64, F64, F64, int]:
     """One Lloyd pass for several candidate solutions at once.
 
@@ -242,26 +260,30 @@ def _refine_pass(batches: Iterable[FloatArray], stacked: F64, n_candidates: int)
     """
     n_centers, dim = stacked.shape
     k = n_centers // n_candidates
+    centers32 = stacked.astype(np.float32)
+    center_norms = np.einsum("ij,ij->i", centers32, centers32)[:, None]
     sums = np.zeros((n_centers, dim))
     counts = np.zeros(n_centers)
     ssd = np.zeros(n_candidates)
     rows = 0
     for X in batches:
-        dist = squared_distances(X, stacked).reshape(X.shape[0], n_candidates, k)
-        closest = np.argmin(dist, axis=2)
-        ssd += np.take_along_axis(dist, closest[:, :, None], axis=2)[:, :, 0].sum(axis=0, dtype=np.float64)
-        X64 = np.asarray(X, dtype=np.float64)
-        for candidate in range(n_candidates):
-            members = closest[:, candidate][None, :] == np.arange(k)[:, None]
-            block = slice(candidate * k, (candidate + 1) * k)
-            counts[block] += members.sum(axis=1)
-            sums[block] += members.astype(np.float64) @ X64
-        rows += X.shape[0]
+        X32 = np.asarray(X, dtype=np.float32)
+        partial = centers32 @ X32.T
+        partial *= -2.0
+        partial += center_norms
+        members, nearest = _nearest_onehot(partial.reshape(n_candidates, k, X32.shape[0]))
+        nearest += np.einsum("ij,ij->i", X32, X32)[None, :]
+        np.maximum(nearest, 0.0, out=nearest)
+        ssd += nearest.sum(axis=1, dtype=np.float64)
+        onehot = members.reshape(n_centers, X32.shape[0]).astype(np.float32)
+        counts += onehot.sum(axis=1, dtype=np.float64)
+        sums += onehot @ X32
+        rows += X32.shape[0]
     return sums, counts, ssd, rows
 
 
 def refine_on_data(
-    batches: BatchSource, candidates: list[F64], tol: float, max_passes: int, narrow_after: int
+    batches: BatchSource, candidates: list[F64], tol: float, max_passes: int, halve_every: int
 ) -> Refinement:
     """Our addition to SageMaker's algorithm: streaming Lloyd passes over the training data.
 
@@ -287,20 +309,19 @@ def refine_on_data(
         previous = float(ssd[best])
         filled = counts > 0
         stacked[filled] = sums[filled] / counts[filled, None]
-        if passes >= narrow_after:
-            stacked = stacked[best * k : (best + 1) * k]
+        if passes % halve_every == 0 and n_candidates > 1:
+            survivors = np.argsort(ssd, kind="stable")[: (n_candidates + 1) // 2]
+            stacked = stacked.reshape(n_candidates, k, -1)[survivors].reshape(-1, stacked.shape[1])
     return Refinement(centroids=measured, ssd=float(ssd[best]), rows=rows, passes=passes)
 
 
-def _distinct_best(trials: list[tuple[F64, float]], limit: int) -> list[F64]:
-    """Up to `limit` trial solutions, lowest weighted loss first, skipping repeats of an equal loss."""
+def _distinct(trials: list[tuple[F64, float]]) -> list[F64]:
+    """The trial solutions in their order, skipping repeats (a weighted loss equal to an earlier one's)."""
     chosen: list[tuple[F64, float]] = []
     for centers, loss in trials:
         if any(math.isclose(loss, other, rel_tol=1e-9, abs_tol=1e-12) for _, other in chosen):
             continue
         chosen.append((centers, loss))
-        if len(chosen) == limit:
-            break
     return [centers for centers, _ in chosen]
 
 
@@ -323,10 +344,10 @@ def fit_kmeans(
     assert stream.centers is not None
     log(f"shrinking {stream.centers.shape[0]} centers into {params.k}")
     trials = weighted_lloyd_trials(stream.centers, stream.weights, params, rng)
-    candidates = _distinct_best(trials, REFINE_CANDIDATES)
-    refined = refine_on_data(batches, candidates, params.local_lloyd_tol, REFINE_MAX_PASSES, NARROW_AFTER)
+    candidates = _distinct(trials)
+    refined = refine_on_data(batches, candidates, params.local_lloyd_tol, REFINE_MAX_PASSES, HALVE_EVERY)
     log(
-        f"refined the best {len(candidates)} reductions over the training data in {refined.passes} "
+        f"refined {len(candidates)} distinct reductions over the training data in {refined.passes} "
         f"passes: train ssd {refined.ssd!r}"
     )
     return KMeansFit(
