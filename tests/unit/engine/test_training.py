@@ -47,6 +47,9 @@ def test_kmeans_job_on_recordio_with_test_channel(tmp_path: Path, projections50:
     ssd = ((held_out[:, None, :] - centroids[None]) ** 2).sum(axis=2).min(axis=1).sum()
     assert result.metrics["test:ssd"] == pytest.approx(ssd, rel=1e-4)
     assert result.metrics["test:msd"] == pytest.approx(ssd / 1000, rel=1e-4)
+    trained_on = projections50[:4000].astype(np.float64)
+    train_ssd = ((trained_on[:, None, :] - centroids[None]) ** 2).sum(axis=2).min(axis=1).sum()
+    assert result.metrics["train:msd"] == pytest.approx(train_ssd / 4000, rel=1e-4)
     loaded = load_model(tmp_path / "out" / "model.tar.gz", "kmeans")
     assert isinstance(loaded, KMeansModel) and np.array_equal(loaded.centroids, result.model.centroids)
 
