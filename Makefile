@@ -29,7 +29,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(MAKE) lint
 	# One BLAS thread per worker: OpenBLAS spin-waiting threads oversubscribe 2 cores under -n 2.
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --timeout 900 tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --timeout 900 tests
 
 demo: $(STAMP)
 	$(BIN)/clusterflow data mnist-sample --out $(OUT)/data
