@@ -11,7 +11,10 @@ hyperparameters give the same model bit for bit.
 
 Logs follow SageMaker's: K-Means prints "shrinking K centers into k", then
 `#quality_metric: host=algo-1, train msd <loss>=X` and, with a test channel, `test msd` / `test ssd`
-per eval_metrics. Metrics are returned as SageMaker names them (`train:msd`, `test:msd`, `test:ssd`).
+per eval_metrics. K-Means reads the train channel once per epoch and then up to 10 times more for
+its refinement passes (our addition, see `clusterflow.engine.kmeans`); the last of those passes
+measures the train msd, so no separate scoring pass follows. Metrics are returned as SageMaker
+names them (`train:msd`, `test:msd`, `test:ssd`).
 PCA has no quality metric; it logs its progress and ignores a test channel apart from saying so.
 """
 
