@@ -27,7 +27,7 @@ Our addition (SageMaker does not document what follows the reduction):
    weighted loss ends at 1.0101. With the refinement (1 BLAS thread): seeds 0-39
    mean 1.0013, worst 1.0045 (5,000 rows); 60,000 jittered MNIST rows: mean 1.0019, worst 1.0063.
    Memory stays streaming: O(mini_batch_size * candidates * k) distances plus the centres; the
-   data is read up to 10 more times (each pass re-reads the channel).
+   data is read up to 10 more times (a training job replays a scratch file of parsed rows).
 
 Choices where SageMaker is undocumented:
 - Seed: the caller's `seed` (default 0) seeds one numpy Generator; same seed and data, same model.

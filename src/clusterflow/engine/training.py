@@ -13,13 +13,16 @@ Logs follow SageMaker's: K-Means prints "shrinking K centers into k", then
 `#quality_metric: host=algo-1, train msd <loss>=X` and, with a test channel, `test msd` / `test ssd`
 per eval_metrics. K-Means reads the train channel once per epoch and then up to 10 times more for
 its refinement passes (our addition, see `clusterflow.engine.kmeans`); the last of those passes
-measures the train msd, so no separate scoring pass follows. Metrics are returned as SageMaker
+measures the train msd, so no separate scoring pass follows. The first pass spills the parsed
+float32 rows to a scratch file (deleted after training) that later passes read back one mini-batch
+at a time, so the channel is parsed once. Metrics are returned as SageMaker
 names them (`train:msd`, `test:msd`, `test:ssd`).
 PCA has no quality metric; it logs its progress and ignores a test channel apart from saying so.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -170,6 +173,39 @@ def _train_pca(
     return PCAModel(s=result.s, v=result.v, mean=result.mean), {}, rows[0]
 
 
+class SpilledBatches:
+    """A batch source whose first full pass also writes the parsed float32 rows to `path`; later passes
+    read them back one mini-batch at a time instead of parsing the channel again.
+
+    K-Means reads its train channel several times (the refinement passes); parsing dominates those
+    re-reads, while reading raw float32 back is a plain file read. Memory stays one mini-batch.
+    """
+
+    def __init__(self, source: Batches, path: Path) -> None:
+        self.source = source
+        self.path = path
+        self.shapes: list[tuple[int, int]] | None = None
+
+    def __call__(self) -> Iterator[npt.NDArray[np.float32]]:
+        return self._replay() if self.shapes is not None else self._parse_and_spill()
+
+    def _parse_and_spill(self) -> Iterator[npt.NDArray[np.float32]]:
+        shapes: list[tuple[int, int]] = []
+        with self.path.open("wb") as spill:
+            for X in self.source():
+                X32 = np.ascontiguousarray(X, dtype=np.float32)
+                spill.write(X32.tobytes())
+                shapes.append((X32.shape[0], X32.shape[1]))
+                yield X32
+        self.shapes = shapes
+
+    def _replay(self) -> Iterator[npt.NDArray[np.float32]]:
+        assert self.shapes is not None
+        with self.path.open("rb") as spill:
+            for rows, columns in self.shapes:
+                yield np.fromfile(spill, dtype=np.float32, count=rows * columns).reshape(rows, columns)
+
+
 def _train_kmeans(
     channels: Mapping[str, Sequence[Path]],
     fmt: ChannelFormat,
@@ -182,7 +218,8 @@ def _train_kmeans(
     test = None
     if "test" in channels:
         test = channel_batches(channels["test"], fmt, params.feature_dim, params.mini_batch_size)
-    fit = fit_kmeans(train, params, seed=seed, log=log)
+    with tempfile.TemporaryDirectory(prefix="clusterflow-kmeans-") as scratch:
+        fit = fit_kmeans(SpilledBatches(train, Path(scratch) / "train.f32"), params, seed=seed, log=log)
     metrics: dict[str, float] = {}
     train_rows = fit.train_rows
     metrics["train:msd"] = fit.train_ssd / train_rows

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clusterflow.artifacts.model import KMeansModel, PCAModel, load_model
-from clusterflow.engine.training import parse_training_content_type, rebatch, run_training_job
+from clusterflow.engine.training import SpilledBatches, parse_training_content_type, rebatch, run_training_job
 from clusterflow.errors import ClusterflowError, DataFormatError, HyperparameterError
 from clusterflow.formats.instances import write_csv
 from clusterflow.formats.recordio import write_recordio_dense
@@ -145,3 +145,25 @@ def test_rebatch_cuts_exact_blocks() -> None:
     cut = list(rebatch(blocks, 4))
     assert [b.shape[0] for b in cut] == [4, 4, 4, 1]
     assert np.concatenate(cut)[:, 0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3]
+
+
+def test_spilled_batches_parse_once_and_replay_the_same_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    blocks = [rng.normal(size=(rows, 3)).astype(np.float32) for rows in (4, 4, 2)]
+    parses = 0
+
+    def source():  # type: ignore[no-untyped-def]
+        nonlocal parses
+        parses += 1
+        yield from blocks
+
+    spilled = SpilledBatches(source, tmp_path / "train.f32")
+    partial = spilled()
+    next(partial)
+    partial.close()  # an abandoned first pass leaves nothing to replay
+    first = list(spilled())
+    again = list(spilled())
+    assert parses == 2 and len(again) == 3
+    for original, parsed, replayed in zip(blocks, first, again, strict=True):
+        assert np.array_equal(parsed, original) and np.array_equal(replayed, original)
+        assert replayed.dtype == np.float32 and replayed.flags.writeable
