@@ -105,7 +105,7 @@ def _scale_section(block: dict[str, Any] | None) -> list[str]:
         return []
     lines = ["## Scale (clusterflow local run, generated MNIST-shaped rows)", ""]
     if block.get("unavailable"):
-        lines.append(f"Not measured: {block['unavailable']}")
+        lines.append(f"Note: {block['unavailable']}")
     lines += ["| rows | wall s | peak MB | s per 1000 rows | test NMI |", "|---|---|---|---|---|"]
     for point in block.get("points", []):
         per = point["wall_s"] / point["rows"] * 1000 if point.get("wall_s") else None

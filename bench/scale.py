@@ -33,13 +33,16 @@ def copy_prefix(source: Path, rows: int, target: Path) -> Path:
 
 
 def marginal_time_ratio(points: list[dict[str, Any]]) -> float | None:
-    """Seconds per added row over the last segment of the curve divided by that over the first segment."""
-    done = [p for p in points if p.get("wall_s") is not None]
+    """Seconds per added row over the last segment of the curve divided by that over the first segment.
+
+    None when a segment got faster as it grew (time fell with more rows: the machine's load changed,
+    so the curve says nothing about growth)."""
+    done = [p for p in points if p.get("wall_s") is not None and "error" not in p]
     if len(done) < 3:
         return None
     first = (done[1]["wall_s"] - done[0]["wall_s"]) / (done[1]["rows"] - done[0]["rows"])
     last = (done[-1]["wall_s"] - done[-2]["wall_s"]) / (done[-1]["rows"] - done[-2]["rows"])
-    return last / first if first > 0 else None
+    return last / first if first > 0 and last > 0 else None
 
 
 def run_scale(
@@ -64,16 +67,28 @@ def run_scale(
             f"{record.get('peak_rss_mb', float('nan')):.0f} MB{' FAILED' if 'error' in record else ''}",
             flush=True,
         )
-    reference = next((p for p in points if p["rows"] == REFERENCE_ROWS and p.get("peak_rss_mb")), None)
-    biggest = points[-1]
-    memory_ratio = None
-    if reference and biggest.get("peak_rss_mb") and "error" not in biggest:
-        memory_ratio = biggest["peak_rss_mb"] / reference["peak_rss_mb"]
     return {
         "largest": largest,
         "test": str(test),
         "runs_per_point": 1,
         "points": points,
+        **curve_summary(points),
+    }
+
+
+def curve_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Peak memory at the largest size over that at 60,000 rows, and the linearity ratio."""
+    reference = next((p for p in points if p["rows"] == REFERENCE_ROWS and p.get("peak_rss_mb")), None)
+    biggest = points[-1] if points else {}
+    memory_ratio = None
+    if reference and biggest.get("peak_rss_mb") and "error" not in biggest:
+        memory_ratio = biggest["peak_rss_mb"] / reference["peak_rss_mb"]
+    summary: dict[str, Any] = {
         "memory_ratio": memory_ratio,
         "marginal_time_ratio": marginal_time_ratio(points),
     }
+    if summary["marginal_time_ratio"] is None and len(points) >= 3:
+        summary["unavailable"] = (
+            "no linearity verdict: a larger size ran faster than a smaller one (load changed)"
+        )
+    return summary

@@ -115,6 +115,12 @@ def test_scale_curve_sizes_and_linearity_ratio() -> None:
     assert marginal_time_ratio(linear) == pytest.approx(1.0)
     quadratic = [{"rows": n, "wall_s": n * n / 100} for n in (100, 200, 400)]
     assert marginal_time_ratio(quadratic) == pytest.approx(2.0)
+    faster_when_bigger = [
+        {"rows": 100, "wall_s": 10.0},
+        {"rows": 200, "wall_s": 30.0},
+        {"rows": 400, "wall_s": 20.0},
+    ]
+    assert marginal_time_ratio(faster_when_bigger) is None
 
 
 @pytest.fixture(scope="module")
