@@ -1,6 +1,6 @@
 """Issue 5 faults: every Task state of the ASL, failing on every attempt, ends the run FAILED with its
 original error and nothing left behind. Engines off (moto's canned SageMaker and Glue) keeps it fast;
-the ASL's Retry policies run in full, only their sleeps are shortened (`fast_retries`).
+the ASL's Retry policies run in full, only their sleeps are shortened (RETRY_TIME_SCALE).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from clusterflow.cli import cli
 from clusterflow.local.lambdas import SERVICE_FAULT
-from clusterflow.local.run import RunOptions, run_local
+from clusterflow.local.run import RunOptions, flatten_resources, run_local
 
-from .conftest import COVERAGE, SmallMnist, asl_task_states, is_cleanup_state, read_metrics
+from .conftest import COVERAGE, RETRY_TIME_SCALE, SmallMnist, asl_task_states, is_cleanup_state, read_metrics
 
 FAULT_STATES = sorted(name for name, state in asl_task_states().items() if not is_cleanup_state(state))
 
@@ -51,7 +51,6 @@ def test_fault_at_state_fails_with_original_error_and_leaves_nothing(
     control_cloud: Any,
     small_mnist: SmallMnist,
     tmp_path: Path,
-    fast_retries: None,
     reliability_log: list[dict[str, Any]],
 ) -> None:
     train = _upload_copy(small_mnist, tmp_path, "walk-" + state_name.replace(" ", "-").replace("?", ""))
@@ -85,12 +84,48 @@ def test_fault_at_state_fails_with_original_error_and_leaves_nothing(
     assert len(attempts) == _retry_attempts(asl_task_states()[state_name], SERVICE_FAULT)
 
 
-def test_fail_at_through_the_cli_exits_1_with_the_error(
-    small_mnist: SmallMnist, tmp_path: Path, fast_retries: None
+def test_cleanup_states_failing_leave_resources_that_the_cleanup_command_removes(
+    control_cloud: Any,
+    small_mnist: SmallMnist,
+    tmp_path: Path,
+    reliability_log: list[dict[str, Any]],
 ) -> None:
-    state = "Start PCA training"
+    cleanup_states = tuple(name for name, state in asl_task_states().items() if is_cleanup_state(state))
+    assert cleanup_states
+    train = _upload_copy(small_mnist, tmp_path, "cleanup-fails")
+    outcome = run_local(
+        _options(train, tmp_path / "out", fail_at=cleanup_states, final_cleanup=False, **COVERAGE),
+        cloud=control_cloud,
+    )
+    assert outcome.exit_code == 1
+    assert outcome.metrics.execution_status == "FAILED"
+    assert outcome.metrics.error and SERVICE_FAULT in outcome.metrics.error
+    # CREATE_ON_CONSTRUCT built both endpoints; nothing deleted them
+    assert any("endpoint" in name for name in outcome.pipeline_leftovers), outcome.pipeline_leftovers
+    result = CliRunner(mix_stderr=False).invoke(
+        cli, ["cleanup", "--run-id", str(outcome.run_id), "--endpoint-url", control_cloud.endpoint_url]
+    )
+    remaining = flatten_resources(control_cloud.list_resources_of_run(str(outcome.run_id)))
+    reliability_log.append(
+        {
+            "kind": "fault",
+            "case": " + ".join(cleanup_states) + ", then `clusterflow cleanup --run-id`",
+            "exit_code": outcome.exit_code,
+            "status": outcome.metrics.execution_status,
+            "error": outcome.metrics.error,
+            "left_by_pipeline": outcome.pipeline_leftovers,
+            "leaked": remaining,
+        }
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "nothing left" in result.stdout
+    assert remaining == []
+
+
+def test_fail_at_through_the_cli_exits_1_with_the_error(small_mnist: SmallMnist, tmp_path: Path) -> None:
+    state = "Validate the input object"
     args = ["local", "run", "--train", str(small_mnist.train), "--out", str(tmp_path), "--no-engines"]
-    args += ["--poll-seconds", "0", "--fail-at", state]
+    args += ["--poll-seconds", "0", "--fail-at", state, "--retry-time-scale", str(RETRY_TIME_SCALE)]
     result = CliRunner(mix_stderr=False).invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 1
     metrics = read_metrics(tmp_path)

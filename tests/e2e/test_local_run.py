@@ -12,10 +12,8 @@ from click.testing import CliRunner
 
 from clusterflow.artifacts.model import load_kmeans_model, load_pca_model
 from clusterflow.cli import cli
-from clusterflow.local.cloud import LocalCloud
-from clusterflow.local.run import RunOptions, run_local
 
-from .conftest import TEMPLATE_PATH, SmallMnist, asl_task_states, read_metrics
+from .conftest import SmallMnist, asl_task_states, read_metrics
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -108,34 +106,3 @@ def test_cluster_command_uses_the_models_the_run_left(
         load_pca_model(out / "pca" / "model.tar.gz").project(X[:3].astype(int).astype(np.float32))
     )[0]
     assert [int(line.split("cluster ")[1].split()[0]) for line in lines] == expected.tolist()
-
-
-def test_cleanup_state_failing_leaves_resources_that_cleanup_command_removes(
-    small_mnist: SmallMnist, tmp_path: Path, fast_retries: None
-) -> None:
-    cleanup_states = ("Delete the staging data", "Clean up after the failure")
-    options = RunOptions(
-        train=small_mnist.train,
-        out_dir=tmp_path / "out",
-        k=K,
-        components=COMPONENTS,
-        fail_at=cleanup_states,
-        endpoint_policy="CREATE_ON_CONSTRUCT",
-        engines=True,
-        final_cleanup=False,
-    )
-    with LocalCloud(
-        TEMPLATE_PATH, stack_name="clusterflow-local", engines=True, log_path=tmp_path / "cloud.log"
-    ) as cloud:
-        outcome = run_local(options, cloud=cloud)
-        assert outcome.exit_code == 1
-        assert outcome.metrics.execution_status == "FAILED"
-        assert outcome.pipeline_leftovers, "a failing cleanup state should leave something behind"
-        assert outcome.metrics.leaked_resources == outcome.pipeline_leftovers
-        result = CliRunner(mix_stderr=False).invoke(
-            cli, ["cleanup", "--run-id", str(outcome.run_id), "--endpoint-url", cloud.endpoint_url]
-        )
-        assert result.exit_code == 0, result.stderr
-        assert "nothing left" in result.stdout
-        remaining = cloud.list_resources_of_run(str(outcome.run_id))
-        assert not any(remaining.values()), remaining

@@ -70,6 +70,7 @@ def up_command(
 @click.option("--poll-seconds", type=click.IntRange(min=0), default=1, show_default=True)
 # moto's canned SageMaker/Glue instead of our engine and Spark: for fast control-flow checks only.
 @click.option("--engines/--no-engines", default=True, hidden=True)
+@click.option("--retry-time-scale", type=click.FloatRange(min=0), default=1.0, hidden=True)
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -83,6 +84,7 @@ def run_command(
     projection_engine: str | None,
     poll_seconds: int,
     engines: bool,
+    retry_time_scale: float,
 ) -> None:
     """Upload TRAIN, let the deployed trigger run the pipeline, cluster the test set, report, clean up.
 
@@ -102,6 +104,7 @@ def run_command(
         projection_engine=projection_engine,
         poll_seconds=poll_seconds,
         engines=engines,
+        retry_time_scale=retry_time_scale,
     )
     try:
         outcome = run_local(options)

@@ -70,6 +70,8 @@ class RunOptions:
     engines: bool = True
     timeout_s: float = 1800.0
     template: Path | None = None
+    # < 1 compresses the ASL's Retry backoff sleeps (attempts unchanged): fault walks in tests
+    retry_time_scale: float = 1.0
     # Tests that inspect what the pipeline left behind turn the final safety-net cleanup off.
     final_cleanup: bool = True
 
@@ -425,6 +427,7 @@ def start_cloud(options: RunOptions) -> Any:
             projection_engine=options.projection_engine,
         ),
         log_path=options.out_dir / LOG_FILE,
+        retry_time_scale=options.retry_time_scale,
     )
 
 
