@@ -305,10 +305,10 @@ def refine_on_data(
     """Our addition to SageMaker's algorithm: streaming Lloyd passes over the training data.
 
     Each pass measures every candidate (k, d) solution's exact SSD on the data, then moves each
-    centre to the mean of its rows (a centre without rows stays put). After `narrow_after` passes
-    only the best candidate goes on. Stops once the best SSD falls by less than `tol` (relative) or
-    after max_passes; the model is the best candidate as measured in the last pass, so its SSD is
-    exact and no further pass is needed to report it.
+    centre to the mean of its rows (a centre without rows stays put). Every `halve_every` passes
+    the better half of the candidates (by that pass's SSD, rounded up) goes on. Stops once the best
+    SSD falls by less than `tol` (relative) or after max_passes; the model is the best candidate as
+    measured in the last pass, so its SSD is exact and no further pass is needed to report it.
     """
     k = candidates[0].shape[0]
     stacked = np.concatenate(candidates).astype(np.float64)
