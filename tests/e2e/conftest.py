@@ -100,6 +100,10 @@ def control_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFact
         components=10,
         poll_seconds=0,
         engines=False,
+        retry_time_scale=RETRY_TIME_SCALE,
+        # Polls take no time here (poll_seconds 0): a poll loop waiting on a failing deploy in the other
+        # Parallel branch must outlast that deploy's (compressed) retries, as it does on AWS.
+        parameter_overrides={"MaxPollAttempts": "5000"},
         **COVERAGE,
     )
     with start_cloud(options) as cloud:

@@ -22,7 +22,9 @@ FAULT_STATES = sorted(name for name, state in asl_task_states().items() if not i
 
 
 def _options(train: Path, out: Path, **extra: Any) -> RunOptions:
-    return RunOptions(train=train, out_dir=out, k=10, components=10, poll_seconds=0, engines=False, **extra)
+    return RunOptions(
+        train=train, out_dir=out, k=10, components=10, poll_seconds=0, engines=False, timeout_s=180, **extra
+    )
 
 
 def _upload_copy(small_mnist: SmallMnist, folder: Path, name: str) -> Path:

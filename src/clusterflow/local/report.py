@@ -418,16 +418,21 @@ def state_timings(visits: Iterable[StateVisit]) -> list[StateTiming]:
 
 
 def execution_failure(events: list[Mapping[str, Any]]) -> ExecutionFailure | None:
-    """None when the execution did not fail; else the original (first unrecovered) error."""
+    """None when the execution did not fail; else the original (first unrecovered) error.
+
+    When branches of a Parallel state fail at once, the one whose error the execution ended with
+    (a Fail state with ErrorPath passes the caught error on) is the original.
+    """
     end = next((event for event in reversed(events) if event.get("type") in _END_EVENTS), None)
     if end is None or end.get("type") == "ExecutionSucceeded":
         return None
-    for visit in state_visits(events):
-        if visit.failed:
-            return ExecutionFailure(state=visit.name, error=visit.error or "", cause=visit.cause or "")
     details: Mapping[str, Any] = next(
         (value for key, value in end.items() if key.endswith("EventDetails")), {}
     )
+    failed = [visit for visit in state_visits(events) if visit.failed]
+    matching = [visit for visit in failed if visit.error == details.get("error")]
+    for visit in matching or failed:
+        return ExecutionFailure(state=visit.name, error=visit.error or "", cause=visit.cause or "")
     return ExecutionFailure(
         state=None, error=str(details.get("error", end["type"])), cause=str(details.get("cause", ""))
     )

@@ -72,6 +72,8 @@ class RunOptions:
     template: Path | None = None
     # < 1 compresses the ASL's Retry backoff sleeps (attempts unchanged): fault walks in tests
     retry_time_scale: float = 1.0
+    # further template parameters (e.g. MaxPollAttempts), applied after the run's own
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
     # Tests that inspect what the pipeline left behind turn the final safety-net cleanup off.
     final_cleanup: bool = True
 
@@ -425,7 +427,8 @@ def start_cloud(options: RunOptions) -> Any:
             poll_seconds=options.poll_seconds,
             endpoint_policy=options.endpoint_policy,
             projection_engine=options.projection_engine,
-        ),
+        )
+        | options.parameter_overrides,
         log_path=options.out_dir / LOG_FILE,
         retry_time_scale=options.retry_time_scale,
     )

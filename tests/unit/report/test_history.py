@@ -172,3 +172,22 @@ def test_lambda_cause_json_gives_its_message() -> None:
     cause = json.dumps({"errorType": "InputRejected", "errorMessage": "line 3: index 0"})
     assert readable_cause(cause) == "line 3: index 0"
     assert readable_cause("plain text") == "plain text"
+
+
+def test_parallel_failure_prefers_the_branch_error_the_execution_ended_with() -> None:
+    first = {"taskFailedEventDetails": {"error": "Lambda.ServiceException", "cause": "injected"}}
+    second = {"taskFailedEventDetails": {"error": "PollLimitExceeded", "cause": "240 polls"}}
+    events = _history(
+        ("ExecutionStarted", 0, None, {}),  # 1
+        ("ParallelStateEntered", 0, None, _entered("Both")),  # 2
+        ("TaskStateEntered", 1, 2, _entered("Deploy")),  # 3
+        ("TaskStateEntered", 1, 2, _entered("Poll")),  # 4
+        ("TaskScheduled", 1, 3, {}),  # 5
+        ("TaskFailed", 2, 5, first),  # 6: Deploy, still retrying when the Parallel ends
+        ("TaskScheduled", 2, 4, {}),  # 7
+        ("TaskFailed", 3, 7, second),  # 8: Poll gives up first
+        ("ExecutionFailed", 4, None, {"executionFailedEventDetails": {"error": "PollLimitExceeded"}}),
+    )
+    failure = execution_failure(events)
+    assert failure is not None
+    assert (failure.state, failure.error) == ("Poll", "PollLimitExceeded")
