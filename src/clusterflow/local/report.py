@@ -129,6 +129,10 @@ def write_cluster_grid(
     )
     for cluster in range(n_clusters):
         members = np.flatnonzero(assigned == cluster)
+        shown = members
+        if members.size > per_cluster:
+            # spread over the cluster: a test set sorted by label would otherwise show one digit only
+            shown = members[np.linspace(0, members.size - 1, per_cluster).astype(np.int64)]
         label_axis = axes[cluster][0]
         label_axis.axis("off")
         label_axis.text(
@@ -137,8 +141,8 @@ def write_cluster_grid(
         for slot in range(per_cluster):
             axis = axes[cluster][slot + 1]
             axis.axis("off")
-            if slot < members.size:
-                axis.imshow(pixels[members[slot]].reshape(side, side), cmap="gray_r", interpolation="nearest")
+            if slot < shown.size:
+                axis.imshow(pixels[shown[slot]].reshape(side, side), cmap="gray_r", interpolation="nearest")
     fig.suptitle("Test digits by assigned cluster", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
