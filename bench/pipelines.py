@@ -69,6 +69,7 @@ def run_clusterflow(dataset: Dataset, work: Path) -> dict[str, Any]:
         clusterflow_pipeline.run_command(dataset.train, dataset.test, out), log_path=work / "log.txt"
     )
     record: dict[str, Any] = {"wall_s": measured.wall_s, "peak_rss_mb": measured.peak_tree_rss_mb}
+    record["peak_breakdown_mb"] = measured.peak_breakdown
     if measured.returncode != 0:
         return {**record, "error": f"exit {measured.returncode}: {log_tail(measured)}"}
     evaluated = clusterflow_pipeline.evaluate(out, dataset.train, dataset.test)

@@ -28,6 +28,8 @@ class Measured:
     # (seconds since start, tree RSS MB): lets a caller cut the peak at a moment the child reports.
     samples: list[tuple[float, float]] = field(default_factory=list)
     log_path: str | None = None
+    # RSS MB per command name at the moment of the peak: which process holds the memory.
+    peak_breakdown: dict[str, float] = field(default_factory=dict)
 
     def peak_tree_rss_until(self, seconds: float) -> float:
         within = [rss for t, rss in self.samples if t <= seconds]
@@ -68,6 +70,23 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _command_name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return "?"
+
+
+def tree_rss_by_command(root: int) -> dict[str, float]:
+    """RSS MB of the tree, summed per command name (python, java, ...)."""
+    by_name: dict[str, float] = {}
+    for pid in _tree_pids(root):
+        name = _command_name(pid)
+        by_name[name] = by_name.get(name, 0.0) + _rss_bytes(pid) / 2**20
+    return by_name
+
+
 def tree_rss_mb(root: int) -> float:
     return sum(_rss_bytes(pid) for pid in _tree_pids(root)) / 2**20
 
@@ -89,11 +108,17 @@ def run_measured(
         if log_path:
             log.close()  # type: ignore[union-attr]
     samples: list[tuple[float, float]] = []
+    peak: dict[str, float] = {}
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            samples.append((time.perf_counter() - started, tree_rss_mb(process.pid)))
+            by_name = tree_rss_by_command(process.pid)
+            total = sum(by_name.values())
+            if total > sum(peak.values()):
+                peak.clear()
+                peak.update(by_name)
+            samples.append((time.perf_counter() - started, total))
             stop.wait(_SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -116,4 +141,5 @@ def run_measured(
         peak_tree_rss_mb=max((rss for _, rss in samples), default=0.0),
         samples=samples,
         log_path=str(log_path) if log_path else None,
+        peak_breakdown={name: round(mb, 1) for name, mb in peak.items()},
     )

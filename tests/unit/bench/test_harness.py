@@ -161,6 +161,7 @@ def test_process_tree_peak_counts_children(tmp_path: Path) -> None:
     # The grandchild's 40 MB array counts, with both interpreters; one bare interpreter is far less.
     assert measured.peak_tree_rss_mb > alone.peak_tree_rss_mb + 40
     assert alone.peak_tree_rss_mb < 40
+    assert sum(measured.peak_breakdown.values()) == pytest.approx(measured.peak_tree_rss_mb, rel=0.01)
 
 
 def test_report_writes_json_markdown_and_plot(tmp_path: Path) -> None:
