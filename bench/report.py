@@ -57,9 +57,11 @@ def _dataset_section(name: str, block: dict[str, Any]) -> list[str]:
         f"sklearn PCA(50)+KMeans(10, n_init=10) fit on in-memory arrays: {_fmt(fit, '{:.2f}')} s; "
         f"ratio {_fmt(block['ratios']['training_jobs_vs_sklearn_fit']['ratio'], '{:.3f}x')}.",
     ]
-    breakdown = next((r["peak_breakdown_mb"] for r in block.get("runs", []) if r.get("peak_breakdown_mb")), None)
+    runs = block.get("runs", [])
+    breakdown = next((r["peak_breakdown_mb"] for r in runs if r.get("peak_breakdown_mb")), None)
     if breakdown:
-        parts = ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(breakdown.items(), key=lambda kv: -kv[1]))
+        ranked = sorted(breakdown.items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{name} {mb:.0f} MB" for name, mb in ranked)
         lines.append(f"\nclusterflow's peak memory by process (first run): {parts}.")
     for run, error in block.get("errors", {}).items():
         lines.append(f"\n- FAILED {run}: `{one_line(error)}`")
