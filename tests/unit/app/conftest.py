@@ -55,7 +55,9 @@ def clients() -> dict[str, Any]:
 
 @pytest.fixture
 def aws(clients: dict[str, Any]) -> Iterator[Aws]:
-    with mock_aws():
+    # Explicit: a local cloud elsewhere in this worker turns execution on; these tests need it off.
+    config = {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):  # type: ignore[arg-type]
         s3 = clients["s3"]
         bucket = f"data-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=bucket)
