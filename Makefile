@@ -7,7 +7,7 @@ OUT ?= out
 SCALE ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test unit integration e2e lint demo bench sam-build deploy clean
+.PHONY: install test lint demo bench sam-build deploy clean
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ bench: $(STAMP)
 
 sam-build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
+
+# Needs AWS credentials; the Glue job imports the package that publish-package uploads.
+deploy: sam-build
+	$(BIN)/sam deploy --guided
+	$(BIN)/clusterflow aws publish-package --bucket "$$(aws cloudformation describe-stacks --stack-name $${STACK_NAME:-clusterflow} \
+	  --query "Stacks[0].Outputs[?OutputKey=='DataBucketName'].OutputValue" --output text)"
 
 clean:
 	rm -rf $(OUT) .aws-sam .pytest_cache .mypy_cache .ruff_cache
