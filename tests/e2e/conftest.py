@@ -86,10 +86,13 @@ def reliability_log() -> Iterator[list[dict[str, Any]]]:
 COVERAGE = {"endpoint_policy": "CREATE_ON_CONSTRUCT", "projection_engine": "endpoint"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def control_cloud(small_mnist: SmallMnist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One LocalCloud with engines off (moto's canned SageMaker and Glue) for the control-flow runs:
-    faults, bad inputs, duplicates. Each run uploads under its own key, so runs never share a name."""
+    """A LocalCloud with engines off (moto's canned SageMaker and Glue) for the control-flow runs:
+    faults, bad inputs, duplicates. Each run uploads under its own key, so runs never share a name.
+
+    Module scope: moto's state is global to the process and a LocalCloud's start resets it, so no other
+    cloud may start while this one serves; a module using it starts none of its own."""
     from clusterflow.local.run import RunOptions, start_cloud
 
     folder = tmp_path_factory.mktemp("control")

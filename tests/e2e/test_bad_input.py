@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from clusterflow.cli import cli
 from clusterflow.local.run import RunOptions, run_local
 
 from .conftest import read_metrics
@@ -81,15 +79,3 @@ def test_bad_input_is_refused_in_the_first_state(
     assert f"rejected/{name}" in outcome.bucket_keys
     assert f"rejected/{name}.reason.txt" in outcome.bucket_keys
     assert f"incoming/{name}" not in outcome.bucket_keys
-
-
-def test_bad_input_through_the_cli_exits_2_with_one_message(tmp_path: Path) -> None:
-    upload = tmp_path / "bad.libsvm"
-    upload.write_bytes(GOOD + b"1 0:4\n")
-    args = ["local", "run", "--train", str(upload), "--out", str(tmp_path / "out"), "--no-engines"]
-    result = CliRunner(mix_stderr=False).invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 2
-    errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and "line 3" in errors[0], result.stderr
-    metrics = read_metrics(tmp_path / "out")
-    assert metrics["training_jobs_started"] == 0 and metrics["leaked_resources"] == []

@@ -5,7 +5,6 @@ the ASL's Retry policies run in full, only their sleeps are shortened (RETRY_TIM
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from clusterflow.cli import cli
 from clusterflow.local.lambdas import SERVICE_FAULT
 from clusterflow.local.run import RunOptions, flatten_resources, run_local
 
-from .conftest import COVERAGE, RETRY_TIME_SCALE, SmallMnist, asl_task_states, is_cleanup_state, read_metrics
+from .conftest import COVERAGE, SmallMnist, asl_task_states, is_cleanup_state, read_metrics
 
 FAULT_STATES = sorted(name for name, state in asl_task_states().items() if not is_cleanup_state(state))
 
@@ -122,16 +121,3 @@ def test_cleanup_states_failing_leave_resources_that_the_cleanup_command_removes
     assert result.exit_code == 0, result.stderr
     assert "nothing left" in result.stdout
     assert remaining == []
-
-
-def test_fail_at_through_the_cli_exits_1_with_the_error(small_mnist: SmallMnist, tmp_path: Path) -> None:
-    state = "Validate the input object"
-    args = ["local", "run", "--train", str(small_mnist.train), "--out", str(tmp_path), "--no-engines"]
-    args += ["--poll-seconds", "0", "--fail-at", state, "--retry-time-scale", str(RETRY_TIME_SCALE)]
-    result = CliRunner(mix_stderr=False).invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 1
-    metrics = read_metrics(tmp_path)
-    assert state in metrics["error"] and SERVICE_FAULT in metrics["error"]
-    assert metrics["leaked_resources"] == []
-    assert state in result.stderr
-    assert json.loads((tmp_path / "metrics.json").read_text())["execution_status"] == "FAILED"
