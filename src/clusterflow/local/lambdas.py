@@ -11,8 +11,11 @@ API:
     runtime.invoke(function_name, event) -> InvokeResult(payload: bytes, function_error: str | None)
     runtime.invocations                                # list[Invocation], in order, for reports/tests
 
-Handlers run one at a time: each call sets `os.environ` to the function's environment and restores it
-after, so calls are serialised with a lock (a handler must not synchronously invoke another Lambda).
+Handlers run one at a time: each call sets `os.environ` to the function's environment and restores the
+keys the process already had after it, so calls are serialised with a lock (a handler must not
+synchronously invoke another Lambda). Keys the process lacked stay set until `uninstall()`: removing
+keys while other threads copy `os.environ` made them fail with KeyError. So a function may see a
+variable only another function declares; none of ours branches on such a variable.
 Every function gets its own module (`functions/<dir>/app.py` imported under a unique name), imported on
 its first call with its environment set (a cold start). Because the shared `clusterflow` package lives
 once in this process, cold-start caches in `clusterflow.app` (functools caches) are cleared whenever a
@@ -142,6 +145,8 @@ class LambdaRuntime:
         self._attempts: dict[tuple[str | None, str], int] = {}
         self._last_function: str | None = None
         self._original: Callable[..., Any] | None = None
+        # What each environment key held before the first call set it; restored at uninstall.
+        self._environment_before: dict[str, str | None] = {}
 
     # --- moto seam ------------------------------------------------------------------------------
     def install(self) -> None:
@@ -174,6 +179,13 @@ class LambdaRuntime:
         if self._original is not None:
             LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
             self._original = None
+        with self._lock:  # no handler is mid-call while the process environment is put back
+            for key, value in self._environment_before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._environment_before.clear()
 
     # --- invocation -----------------------------------------------------------------------------
     def invoke(self, function_name: str, event: Any) -> InvokeResult:
@@ -273,26 +285,30 @@ class LambdaRuntime:
             }
         )
         values.update(spec.environment)
-        return _EnvironmentSwap(values)
+        return _EnvironmentSwap(values, self._environment_before)
 
 
 class _EnvironmentSwap:
-    """Sets environment variables for a block and restores the previous values after."""
+    """Sets environment variables for a block and restores, after it, the keys that existed before.
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    A key the process did not have stays set until the runtime is uninstalled: popping it would race
+    with other threads (the interpreter's, Spark's) that copy `os.environ` key by key and then fail
+    with a KeyError. `first_seen` records each key's value before any call touched it.
+    """
+
+    def __init__(self, values: Mapping[str, str], first_seen: dict[str, str | None]) -> None:
         self._values = values
-        self._saved: dict[str, str | None] = {}
+        self._first_seen = first_seen
+        self._saved: dict[str, str] = {}
 
     def __enter__(self) -> None:
-        self._saved = {key: os.environ.get(key) for key in self._values}
+        for key in self._values:
+            self._first_seen.setdefault(key, os.environ.get(key))
+        self._saved = {key: os.environ[key] for key in self._values if key in os.environ}
         os.environ.update(self._values)
 
     def __exit__(self, *exc: object) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        os.environ.update(self._saved)
 
 
 def _event_field(event: Any, name: str) -> str | None:
