@@ -33,6 +33,8 @@ MAX_BODY_BYTES = 1_000_000
 IMAGE_SIDE = 28
 RETRY_AFTER_SECONDS = 60
 TAG_REFRESH_SECONDS = 300
+# How long a warm container trusts the newest run it read; a run finishing later is seen after this.
+LATEST_RUN_TTL_SECONDS = 30.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -43,6 +45,7 @@ class Clients:
     runtime: Any
     models: dict[str, Any] = field(default_factory=dict)  # run_id -> (PCAModel, KMeansModel), per container
     tagged_at: dict[str, float] = field(default_factory=dict)  # endpoint -> monotonic time of the last tag
+    latest: tuple[float, str, dict[str, Any]] | None = None  # (monotonic read time, run_id, manifest)
 
 
 class EndpointCreating(Exception):
@@ -60,7 +63,7 @@ def _http(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def handle_request(clients: Clients, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     try:
         images = parse_request(event, settings)
-        run_id, manifest = current_model(clients.s3, settings)
+        run_id, manifest = current_model_cached(clients, settings)
         mode = choose_mode(manifest, settings)
         if mode == "endpoint":
             closest, distance = cluster_with_endpoints(clients, run_id, manifest, images, settings)
@@ -172,6 +175,19 @@ def current_model(s3: Any, settings: Settings) -> tuple[str, dict[str, Any]]:
     manifest = read_json(s3, bucket, manifest_key(run_id)) if run_id else None
     if not run_id or not manifest or manifest.get("status") != "SUCCEEDED":
         raise RequestError("no trained model yet: upload a libsvm file under incoming/ first", status=404)
+    return run_id, manifest
+
+
+def current_model_cached(clients: Clients, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """`current_model`, read from S3 at most every LATEST_RUN_TTL_SECONDS per container.
+
+    Two S3 reads per request dwarfed projecting and assigning one image.
+    """
+    now = time.monotonic()
+    if clients.latest is not None and now - clients.latest[0] < LATEST_RUN_TTL_SECONDS:
+        return clients.latest[1], clients.latest[2]
+    run_id, manifest = current_model(clients.s3, settings)
+    clients.latest = (now, run_id, manifest)
     return run_id, manifest
 
 

@@ -172,3 +172,26 @@ def test_oversized_body_wrong_method_and_no_model(aws: Aws, make_settings: Any) 
     assert clustering.handle_request(clients, get, settings)["statusCode"] == 405
     missing = clustering.handle_request(clients, request({"pixels": [0] * 784}), settings)
     assert missing["statusCode"] == 404 and "no trained model" in answer(missing)["error"]
+
+
+
+def test_newest_run_is_read_once_per_ttl(
+    aws: Aws, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_run(aws, "DO_NOT_CREATE")
+    clients = clustering.Clients(s3=aws.s3, sagemaker=aws.sagemaker, runtime=None)
+    reads: list[str] = []
+    real_current_model = clustering.current_model
+
+    def counting(s3: Any, settings: Any) -> tuple[str, dict[str, Any]]:
+        reads.append("read")
+        return real_current_model(s3, settings)
+
+    monkeypatch.setattr(clustering, "current_model", counting)
+    body = {"instances": [{"pixels": IMAGES[0].tolist()}]}
+    for _ in range(3):
+        assert clustering.handle_request(clients, request(body), make_settings())["statusCode"] == 200
+    assert reads == ["read"]
+    monkeypatch.setattr(clustering, "LATEST_RUN_TTL_SECONDS", 0.0)  # the TTL has passed
+    assert clustering.handle_request(clients, request(body), make_settings())["statusCode"] == 200
+    assert reads == ["read", "read"]
