@@ -79,3 +79,23 @@ def read_chunks(stream: BinaryIO, size: int, name: str) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def iter_line_blocks(stream: BinaryIO, size: int, name: str) -> Iterator[tuple[bytes, int, int]]:
+    """(text, 1-based number of its first line, bytes consumed) for each run of whole lines.
+
+    `text` drops the block's final newline; an unterminated last line comes as a block of its own.
+    """
+    line = 1
+    pending = b""
+    for chunk in read_chunks(stream, size, name):
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1
+        if cut == 0:
+            continue
+        data, pending = pending[: cut - 1], pending[cut:]
+        yield data, line, cut
+        line += data.count(b"\n") + 1
+    if pending:
+        yield pending, line, len(pending)
+

@@ -21,7 +21,7 @@ from clusterflow.formats._decimal import (
     refine_exact,
     to_float32,
 )
-from clusterflow.formats._streams import open_binary, read_chunks, source_name
+from clusterflow.formats._streams import iter_line_blocks, open_binary, source_name
 from clusterflow.formats.recordio import iter_recordio_batches
 
 CSV = "text/csv"
@@ -149,19 +149,9 @@ def _parse_csv_block(
 def _iter_csv_blocks(
     source: str | Path | BinaryIO, label_size: int, feature_dim: int, name: str
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    line = 1
     with open_binary(source, name) as stream:
-        pending = b""
-        for chunk in read_chunks(stream, _BLOCK_BYTES, name):
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            if cut == 0:
-                continue
-            data, pending = pending[: cut - 1], pending[cut:]
+        for data, line, _ in iter_line_blocks(stream, _BLOCK_BYTES, name):
             yield _parse_csv_block(data, line, label_size, feature_dim, name)
-            line += data.count(b"\n") + 1
-        if pending:
-            yield _parse_csv_block(pending, line, label_size, feature_dim, name)
 
 
 def iter_csv_batches(

@@ -26,7 +26,7 @@ from clusterflow.formats._decimal import (
     refine_exact,
     to_float32,
 )
-from clusterflow.formats._streams import open_binary, read_chunks, source_name
+from clusterflow.formats._streams import iter_line_blocks, open_binary, source_name
 
 BLOCK_BYTES = 1 << 20
 _MAX_LABELS = 1000
@@ -237,23 +237,11 @@ def _iter_blocks(
         raise ValueError(f"num_features must be > 0, got {num_features}")
     label = source_name(source, name)
     rows = 0
-    line = 1
     with open_binary(source, label) as stream:
-        pending = b""
-        for chunk in read_chunks(stream, BLOCK_BYTES, label):
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            if cut == 0:
-                continue
-            data, pending = pending[: cut - 1], pending[cut:]
+        for data, line, consumed in iter_line_blocks(stream, BLOCK_BYTES, label):
             block = _parse_block(data, line, num_features, label)
-            line += data.count(b"\n") + 1
             rows += block.rows
-            yield block, cut
-        if pending:
-            block = _parse_block(pending, line, num_features, label)
-            rows += block.rows
-            yield block, len(pending)
+            yield block, consumed
     if rows == 0:
         raise DataFormatError("empty file: no data rows (only blank or comment lines)", source=label)
 
