@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from moto.core.utils import utcnow
 from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend, sagemaker_backends
@@ -86,7 +87,7 @@ class SageMakerEngines:
         self._endpoint_models: dict[str, Any] = {}
         self._sources: dict[str, str] = {}  # downloaded channel file -> its s3:// URI
         self._timers: list[threading.Timer] = []
-        self._originals: dict[tuple[type, str], Callable[..., Any]] = {}
+        self._originals: dict[tuple[type, str], Any] = {}  # (owner, attribute) -> what moto had
 
     # --- installation ---------------------------------------------------------------------------
     def install(self) -> None:
@@ -119,11 +120,14 @@ class SageMakerEngines:
             (SageMakerModelBackend, "create_endpoint"): create_endpoint,
             (SageMakerModelBackend, "delete_endpoint"): delete_endpoint,
             (SageMakerRuntimeResponse, "invoke_endpoint"): SageMakerRuntimeResponse.invoke_endpoint,
+            (SageMakerRuntimeResponse, "use_raw_body"): SageMakerRuntimeResponse.use_raw_body,
         }
         SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign,assignment]
         SageMakerModelBackend.create_endpoint = create_endpoint_seam  # type: ignore[method-assign,assignment]
         SageMakerModelBackend.delete_endpoint = delete_endpoint_seam  # type: ignore[method-assign,assignment]
         SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign,assignment]
+        # Request bodies may be RecordIO-protobuf: moto would decode them as UTF-8 before dispatch.
+        SageMakerRuntimeResponse.use_raw_body = True
 
     def uninstall(self) -> None:
         for (owner, name), original in self._originals.items():
@@ -263,7 +267,7 @@ class SageMakerEngines:
         endpoint.last_modified_time = utcnow()
 
     def answer(self, response: SageMakerRuntimeResponse) -> tuple[int, dict[str, str], bytes | str]:
-        endpoint_name = str(response._get_params().get("EndpointName") or response.path.split("/")[2])
+        endpoint_name = unquote(response.path.split("/")[2])  # /endpoints/<name>/invocations
         model = self._endpoint_models.get(endpoint_name)
         if model is None:
             backend = sagemaker_backends[response.current_account][response.region]

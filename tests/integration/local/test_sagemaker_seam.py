@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from clusterflow.artifacts.model import KMeansModel, PCAModel, load_model, write_model_tar
+from clusterflow.formats.recordio import decode_label_records, encode_dense_rows, write_recordio
 from clusterflow.local.cloud import LocalCloud
 
 from .conftest import STANDIN
@@ -150,6 +151,14 @@ def test_endpoint_comes_up_answers_and_goes_away(cloud: LocalCloud) -> None:
     predictions = json.loads(answer["Body"].read())["predictions"]
     assert answer["ContentType"] == "application/json"
     assert len(predictions) == 2 and predictions[0]["closest_cluster"] != predictions[1]["closest_cluster"]
+    recordio = "application/x-recordio-protobuf"  # binary bodies reach the engine unchanged
+    request = io.BytesIO()
+    write_recordio(request, encode_dense_rows(np.array([[0] * 5, [4] * 5], dtype=np.float32)))
+    answer = runtime.invoke_endpoint(
+        EndpointName="cf-r1-e", Body=request.getvalue(), ContentType=recordio, Accept=recordio
+    )
+    records = decode_label_records(answer["Body"].read())
+    assert [float(r["closest_cluster"][0]) for r in records] == [p["closest_cluster"] for p in predictions]
     with pytest.raises(ClientError) as bad:
         runtime.invoke_endpoint(EndpointName="cf-r1-e", Body=b"1,2\n", ContentType="text/csv")
     assert bad.value.response["Error"]["Code"] == "ModelError"

@@ -36,9 +36,11 @@ class HostedRuntime:
         self.models = models
         self.calls: list[str] = []
 
-    def invoke_endpoint(self, EndpointName: str, Body: str, ContentType: str, Accept: str) -> dict[str, Any]:
+    def invoke_endpoint(
+        self, EndpointName: str, Body: bytes, ContentType: str, Accept: str
+    ) -> dict[str, Any]:
         self.calls.append(EndpointName)
-        body, content_type = invoke_endpoint(self.models[EndpointName], Body.encode(), ContentType, Accept)
+        body, content_type = invoke_endpoint(self.models[EndpointName], Body, ContentType, Accept)
         return {"Body": io.BytesIO(body), "ContentType": content_type}
 
 
