@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 OUT ?= out
 SCALE ?=
 PYTEST_WORKERS ?= 2
+# checkov would otherwise try to download its guideline mapping (no network here or in CI).
+export BC_SKIP_MAPPING := TRUE
 
 .PHONY: install test lint demo bench sam-build deploy clean
 
