@@ -99,3 +99,13 @@ def iter_line_blocks(stream: BinaryIO, size: int, name: str) -> Iterator[tuple[b
     if pending:
         yield pending, line, len(pending)
 
+
+@contextmanager
+def open_output(dest: str | Path | BinaryIO) -> Iterator[BinaryIO]:
+    """A binary stream to write to: a path is opened (and closed after); a stream is used as it is."""
+    if isinstance(dest, str | Path):
+        with open(dest, "wb") as handle:
+            yield handle
+    else:
+        yield dest
+

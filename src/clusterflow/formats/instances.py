@@ -21,7 +21,7 @@ from clusterflow.formats._decimal import (
     refine_exact,
     to_float32,
 )
-from clusterflow.formats._streams import iter_line_blocks, open_binary, source_name
+from clusterflow.formats._streams import iter_line_blocks, open_binary, open_output, source_name
 from clusterflow.formats.recordio import iter_recordio_batches
 
 CSV = "text/csv"
@@ -203,11 +203,8 @@ def write_csv(dest: str | Path | BinaryIO, X: np.ndarray, labels: np.ndarray | N
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {X.shape}")
     label_rows = None if labels is None else np.asarray(labels, dtype=np.float64).reshape(len(X), -1)
-    if isinstance(dest, str | Path):
-        with open(dest, "wb") as handle:
-            _write_csv_rows(handle, X, label_rows)
-    else:
-        _write_csv_rows(dest, X, label_rows)
+    with open_output(dest) as handle:
+        _write_csv_rows(handle, X, label_rows)
 
 
 def _write_csv_rows(handle: BinaryIO, X: np.ndarray, labels: np.ndarray | None) -> None:

@@ -26,7 +26,7 @@ from clusterflow.formats._decimal import (
     refine_exact,
     to_float32,
 )
-from clusterflow.formats._streams import iter_line_blocks, open_binary, source_name
+from clusterflow.formats._streams import iter_line_blocks, open_binary, open_output, source_name
 
 BLOCK_BYTES = 1 << 20
 _MAX_LABELS = 1000
@@ -353,11 +353,8 @@ def write_libsvm(dest: str | Path | BinaryIO, labels: np.ndarray, X: np.ndarray)
     if not np.isfinite(labels).all():
         raise DataFormatError("cannot write NaN/inf labels to libsvm")
     index_texts = np.array([f"{i}:".encode() for i in range(1, X.shape[1] + 1)], dtype=object)
-    if isinstance(dest, str | Path):
-        with open(dest, "wb") as handle:
-            _write_blocks(handle, labels, X, index_texts)
-    else:
-        _write_blocks(dest, labels, X, index_texts)
+    with open_output(dest) as handle:
+        _write_blocks(handle, labels, X, index_texts)
 
 
 def _write_blocks(handle: BinaryIO, labels: np.ndarray, X: np.ndarray, index_texts: np.ndarray) -> None:

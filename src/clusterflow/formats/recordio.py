@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from clusterflow.errors import DataFormatError
-from clusterflow.formats._streams import open_binary, source_name
+from clusterflow.formats._streams import open_binary, open_output, source_name
 
 RECORDIO_MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", RECORDIO_MAGIC)
@@ -414,11 +414,8 @@ def write_recordio_dense(
     X, flat = _check_rows(X, labels)
     if X.shape[1] and len(_dense_skeleton(X.shape[1], flat is not None)[0]) + 4 * X.shape[1] > _LENGTH_MASK:
         raise DataFormatError(f"rows of {X.shape[1]} features are over RecordIO's record size limit")
-    if isinstance(dest, str | Path):
-        with open(dest, "wb") as handle:
-            _write_dense(handle, X, flat)
-    else:
-        _write_dense(dest, X, flat)
+    with open_output(dest) as handle:
+        _write_dense(handle, X, flat)
 
 
 def _write_dense(handle: BinaryIO, X: np.ndarray, labels: np.ndarray | None) -> None:
