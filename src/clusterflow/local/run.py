@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from clusterflow.app.function_url import function_url_event
 from clusterflow.errors import ClusterflowError, DataFormatError, RequestError
 from clusterflow.local.report import (
     RunMetrics,
@@ -342,18 +343,6 @@ def _invoke_until_served(lambda_client: Any, function_name: str, event: Mapping[
             time.sleep(ENDPOINT_RETRY_S)
             continue
         return _predictions(payload, answer.get("FunctionError"))
-
-
-def function_url_event(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A Lambda Function URL (payload format 2.0) POST event carrying a JSON body."""
-    return {
-        "version": "2.0",
-        "rawPath": "/",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": "POST", "path": "/"}},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def _predictions(payload: Any, function_error: str | None) -> list[Mapping[str, Any]]:
