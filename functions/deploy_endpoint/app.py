@@ -12,6 +12,7 @@ from clusterflow.app.config import settings
 from clusterflow.app.observability import logger, metrics, tracer
 
 settings()  # validate the environment once, at cold start
+S3 = boto3.client("s3")
 SAGEMAKER = boto3.client("sagemaker")
 
 
@@ -19,4 +20,4 @@ SAGEMAKER = boto3.client("sagemaker")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return pipeline.deploy_endpoint(SAGEMAKER, event, settings())
+    return pipeline.deploy_endpoint(S3, SAGEMAKER, event, settings())

@@ -12,6 +12,7 @@ from clusterflow.app.config import settings
 from clusterflow.app.observability import logger, metrics, tracer
 
 settings()  # validate the environment once, at cold start
+S3 = boto3.client("s3")
 GLUE = boto3.client("glue")
 EMR_SERVERLESS = boto3.client("emr-serverless")
 
@@ -20,4 +21,4 @@ EMR_SERVERLESS = boto3.client("emr-serverless")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return pipeline.start_spark_job(GLUE, EMR_SERVERLESS, event, settings())
+    return pipeline.start_spark_job(S3, GLUE, EMR_SERVERLESS, event, settings())

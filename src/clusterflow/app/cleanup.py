@@ -9,18 +9,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from clusterflow.app.closure import close_run
 from clusterflow.app.endpoints import (
     delete_endpoint_resources,
     endpoint_names,
-    is_not_found,
     remaining_endpoint_resources,
 )
 from clusterflow.app.faults import ResourceNotReady, call_aws
 from clusterflow.app.names import DEFAULT_PREFIX, run_names, staging_prefix
 from clusterflow.app.spark import EMR_RUNNING, GLUE_RUNNING
 from clusterflow.app.storage import count_prefix, delete_prefix, now_iso, update_manifest
+from clusterflow.app.training import stop_if_in_progress
 
 
 @dataclass
@@ -38,18 +37,11 @@ class CleanupReport:
 def stop_training_jobs(sagemaker: Any, run_id: str, prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Stop the run's training jobs that are still in progress (they bill until they end)."""
     names = run_names(run_id, prefix)
-    stopped = []
-    for job_name in (names.pca_training_job, names.kmeans_training_job):
-        try:
-            described = _describe_training(sagemaker, job_name)
-        except ClientError as exc:
-            if is_not_found(exc):
-                continue
-            raise
-        if described["TrainingJobStatus"] == "InProgress":
-            _stop_training(sagemaker, job_name)
-            stopped.append(f"training-job/{job_name}")
-    return stopped
+    return [
+        f"training-job/{job_name}"
+        for job_name in (names.pca_training_job, names.kmeans_training_job)
+        if stop_if_in_progress(sagemaker, job_name)
+    ]
 
 
 @dataclass(frozen=True)
@@ -102,14 +94,6 @@ def _cancel_emr(spark: SparkTargets, job_run_id: str) -> None:
     )
 
 
-def _describe_training(sagemaker: Any, job_name: str) -> dict[str, Any]:
-    return dict(call_aws("sagemaker", lambda: sagemaker.describe_training_job(TrainingJobName=job_name)))
-
-
-def _stop_training(sagemaker: Any, job_name: str) -> None:
-    call_aws("sagemaker", lambda: sagemaker.stop_training_job(TrainingJobName=job_name))
-
-
 def cleanup_run(
     s3: Any,
     sagemaker: Any,
@@ -120,11 +104,15 @@ def cleanup_run(
     error: str | None = None,
     prefix: str = DEFAULT_PREFIX,
     spark: SparkTargets | None = None,
+    close: bool = False,
 ) -> CleanupReport:
     """Stop the run's jobs still going, delete its staging data and (unless kept) its endpoints,
-    configs and models."""
+    configs and models. `close` first marks the run closed, so a state still in flight creates nothing
+    after this looked (`clusterflow.app.closure`)."""
     report = CleanupReport(run_id=run_id)
     names = run_names(run_id, prefix)
+    if close:
+        close_run(s3, bucket, run_id, error or "cleanup requested")
     if spark is not None:
         report.stopped += stop_spark_runs(spark, run_id, prefix)
     if delete_endpoints:

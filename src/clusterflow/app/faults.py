@@ -64,6 +64,10 @@ class PollLimitExceeded(ClusterflowError):
     """A poll loop reached its attempt bound without the resource reaching a final state."""
 
 
+class RunClosed(ClusterflowError):
+    """The run's cleanup has begun: a state still in flight must not leave anything running."""
+
+
 class ConfigurationError(ClusterflowError):
     """The Lambda environment or the run parameters are invalid."""
 

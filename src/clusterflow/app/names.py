@@ -121,6 +121,10 @@ def manifest_key(run_id: str) -> str:
     return f"runs/{run_id}/manifest.json"
 
 
+def closed_key(run_id: str) -> str:
+    return f"runs/{run_id}/closed.json"
+
+
 LATEST_KEY = "runs/latest.json"
 
 

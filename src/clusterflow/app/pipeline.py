@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterflow.app import cleanup, endpoints, spark, training, validation
+from clusterflow.app import cleanup, closure, endpoints, spark, training, validation
 from clusterflow.app.config import EndpointPolicy, RunParameters, Settings
 from clusterflow.app.faults import ConfigurationError, InputRejected, PollLimitExceeded
 from clusterflow.app.names import LATEST_KEY, RunNames, projections_prefix, s3_uri
@@ -45,25 +45,35 @@ def validate_input(s3: Any, event: dict[str, Any], settings: Settings) -> dict[s
     return run
 
 
-def start_spark_job(glue: Any, emr: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def start_spark_job(
+    s3: Any, glue: Any, emr: Any, event: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
     run = event["run"]
     mode = event.get("mode")
     if mode not in ("prepare", "project"):
         raise ConfigurationError(f"state {event.get('state_name')}: unknown Spark mode {mode!r}")
     pca_model_uri = (event.get("pca") or {}).get("model_uri")
-    _count("SparkJobsStarted")
-    return spark.start_spark_job(
-        glue=glue,
-        emr=emr,
-        settings=settings,
-        mode=mode,
-        run=run,
-        params=_params(run),
-        pca_model_uri=pca_model_uri,
+    descriptor = closure.create_while_open(
+        s3,
+        bucket=run["bucket"],
+        run_id=run["run_id"],
+        what=f"the Spark {mode} job",
+        create=lambda: spark.start_spark_job(
+            glue=glue,
+            emr=emr,
+            settings=settings,
+            mode=mode,
+            run=run,
+            params=_params(run),
+            pca_model_uri=pca_model_uri,
+        ),
+        undo=lambda started: spark.stop_spark_job(glue=glue, emr=emr, job=started),
     )
+    _count("SparkJobsStarted")
+    return descriptor
 
 
-def start_training(sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def start_training(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     run = event["run"]
     algorithm = _algorithm(event)
     request = training.training_request(
@@ -76,27 +86,41 @@ def start_training(sagemaker: Any, event: dict[str, Any], settings: Settings) ->
         stack_name=settings.stack_name,
         prefix=settings.resource_prefix,
     )
-    name = training.start_training(sagemaker, request)
+    name = closure.create_while_open(
+        s3,
+        bucket=run["bucket"],
+        run_id=run["run_id"],
+        what=f"training job {request['TrainingJobName']}",
+        create=lambda: training.start_training(sagemaker, request),
+        undo=lambda started: training.stop_if_in_progress(sagemaker, started),
+    )
     _count("TrainingJobsStarted")
     return {"kind": "training", "algorithm": algorithm, "name": name, "attempt": 0, "done": False}
 
 
-def deploy_endpoint(sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def deploy_endpoint(s3: Any, sagemaker: Any, event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     run = event["run"]
     algorithm = _algorithm(event)
     params = _params(run)
     names = endpoints.endpoint_names(RunNames(**run["names"]), algorithm)
-    endpoints.create_endpoint(
-        sagemaker,
-        algorithm=algorithm,
-        names=names,
-        model_data_url=event["model_uri"],
-        role_arn=settings.require("sagemaker_role_arn"),
-        region=settings.region,
-        instance_type=params.endpoint_instance_type,
-        instance_count=params.endpoint_instance_count,
+    closure.create_while_open(
+        s3,
+        bucket=run["bucket"],
         run_id=run["run_id"],
-        stack_name=settings.stack_name,
+        what=f"endpoint {names.endpoint}",
+        create=lambda: endpoints.create_endpoint(
+            sagemaker,
+            algorithm=algorithm,
+            names=names,
+            model_data_url=event["model_uri"],
+            role_arn=settings.require("sagemaker_role_arn"),
+            region=settings.region,
+            instance_type=params.endpoint_instance_type,
+            instance_count=params.endpoint_instance_count,
+            run_id=run["run_id"],
+            stack_name=settings.stack_name,
+        ),
+        undo=lambda _: endpoints.delete_endpoint_resources(sagemaker, names),
     )
     _count("EndpointsCreated")
     return endpoint_descriptor(names.endpoint, algorithm)
@@ -185,6 +209,7 @@ def clean_up(
         delete_endpoints=not keep_endpoints,
         error=cleanup.error_message(event.get("error")) if failed else None,
         prefix=settings.resource_prefix,
+        close=failed,
         spark=cleanup.SparkTargets(glue, emr, settings.glue_job_name, settings.emr_application_id)
         if failed
         else None,

@@ -107,6 +107,19 @@ def _descriptor(engine: str, mode: Mode, *, job_name: str, job_run_id: str) -> d
     }
 
 
+def stop_spark_job(*, glue: Any, emr: Any, job: dict[str, Any]) -> None:
+    """Stop the one run a poll descriptor names."""
+    if job["engine"] == "glue":
+        call_aws(
+            "glue", lambda: glue.batch_stop_job_run(JobName=job["job_name"], JobRunIds=[job["job_run_id"]])
+        )
+    else:
+        call_aws(
+            "emr-serverless",
+            lambda: emr.cancel_job_run(applicationId=job["job_name"], jobRunId=job["job_run_id"]),
+        )
+
+
 def spark_status(*, glue: Any, emr: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Done, still running, or `SparkJobFailed` with the engine's own message."""
     if job["engine"] == "glue":

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from clusterflow.app.config import RunParameters
+from clusterflow.app.endpoints import is_not_found
 from clusterflow.app.faults import TrainingJobFailed, call_aws, error_code
 from clusterflow.app.images import Algorithm, image_uri
 from clusterflow.app.names import DEFAULT_PREFIX, models_prefix, run_names, s3_uri, staging_prefix
@@ -105,6 +106,20 @@ def start_training(sagemaker: Any, request: dict[str, Any]) -> str:
         if error_code(exc) != "ResourceInUse":
             raise
     return str(request["TrainingJobName"])
+
+
+def stop_if_in_progress(sagemaker: Any, job_name: str) -> bool:
+    """Stop the job if it is still InProgress (it bills until it ends); False if it ended or never was."""
+    try:
+        described = call_aws("sagemaker", lambda: sagemaker.describe_training_job(TrainingJobName=job_name))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    if described["TrainingJobStatus"] != "InProgress":
+        return False
+    call_aws("sagemaker", lambda: sagemaker.stop_training_job(TrainingJobName=job_name))
+    return True
 
 
 def training_status(sagemaker: Any, job_name: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def cleanup(bucket: str, run_id: str, resource_prefix: str, glue_job: str) -> No
         bucket=bucket,
         run_id=run_id,
         prefix=resource_prefix,
+        close=True,
         spark=SparkTargets(glue=boto3.client("glue"), glue_job_name=glue_job) if glue_job else None,
     )
     click.echo(json.dumps(report.as_dict(), indent=2))

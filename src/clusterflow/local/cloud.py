@@ -44,6 +44,7 @@ from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deploy
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
 from clusterflow.local.service_faults import ServiceFaultInjector
+from clusterflow.local.stops import JobStops
 from clusterflow.local.streams import OutputRouter
 
 LOG = logging.getLogger(__name__)
@@ -328,6 +329,9 @@ class LocalCloud:
         )
         self.service_faults.install()
         self._seams.append(self.service_faults)
+        stops = JobStops()
+        stops.install()
+        self._seams.append(stops)
         self._function_log = self.log_path.open(
             "a", encoding="utf-8", buffering=1
         )  # function prints, as in CloudWatch

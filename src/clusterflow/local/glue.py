@@ -33,6 +33,7 @@ from moto.glue.models import FakeJob, FakeJobRun
 from clusterflow.local.clients import local_client
 from clusterflow.local.deployment import Deployment
 from clusterflow.local.sagemaker import split_s3_uri
+from clusterflow.local.stops import is_stopped
 from clusterflow.local.streams import OutputRouter
 
 LOG = logging.getLogger(__name__)
@@ -205,6 +206,8 @@ class SparkJobs:
         self.runs_started.append(job_run.job_run_id)
 
         def finish(error: str | None) -> None:
+            if is_stopped(job_run):
+                return
             if error is not None:
                 self.errors[job_run.job_run_id] = error
             job_run.completed_on = job_run.modified_on = utcnow()
@@ -221,6 +224,8 @@ class SparkJobs:
         self.runs_started.append(job_run.id)
 
         def finish(error: str | None) -> None:
+            if is_stopped(job_run):
+                return
             job_run.state_details = error
             job_run.updated_at = utcnow()
             job_run.state = "FAILED" if error else "SUCCESS"

@@ -372,7 +372,7 @@ def _cleanup(run_id: str, cloud: Any) -> None:
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
     with contextlib.suppress(ClusterflowError):
         cleanup.cleanup_run(
-            s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id, prefix=resource_prefix(cloud)
+            s3, sagemaker, bucket=cloud.data_bucket, run_id=run_id, prefix=resource_prefix(cloud), close=True
         )
 
 
@@ -642,7 +642,7 @@ def cleanup_by_run_id(
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
     bucket = bucket or _find_run_bucket(s3, run_id)
     with contextlib.suppress(ClusterflowError):
-        cleanup.cleanup_run(s3, sagemaker, bucket=bucket, run_id=run_id, prefix=prefix)
+        cleanup.cleanup_run(s3, sagemaker, bucket=bucket, run_id=run_id, prefix=prefix, close=True)
     return list(cleanup.leaked_resources(s3, sagemaker, bucket=bucket, run_id=run_id, prefix=prefix))
 
 

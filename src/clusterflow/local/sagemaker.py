@@ -38,6 +38,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from clusterflow.errors import ClusterflowError, RequestError
 from clusterflow.local.clients import local_client
+from clusterflow.local.stops import is_stopped
 
 LOG = logging.getLogger(__name__)
 _FAKE_KEYS = {
@@ -179,6 +180,9 @@ class SageMakerEngines:
                 log=log,
                 seed=self.seed,
             )
+            if is_stopped(job):
+                log("stopped: the model is not uploaded")
+                return
             job.secondary_status = "Uploading"
             self._upload_model(job, job_dir / "output" / "model.tar.gz")
             now = utcnow()
@@ -198,6 +202,8 @@ class SageMakerEngines:
             log_file.close()
 
     def _fail(self, job: FakeTrainingJob, reason: str, log: Callable[[str], None]) -> None:
+        if is_stopped(job):
+            return
         for local, uri in sorted(self._sources.items(), key=lambda item: -len(item[0])):
             reason = reason.replace(local, uri)  # name the channel object, not our downloaded copy
         log(reason)

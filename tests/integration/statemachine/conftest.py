@@ -134,28 +134,3 @@ def faults(stack: Stack) -> Iterator[Any]:
 
     yield plan
     stack.cloud.lambdas.faults = FaultPlan()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def glue_batch_stop_job_run() -> Iterator[None]:
-    """moto 5.2.5 has no Glue BatchStopJobRun; this test double stops the named runs (state STOPPED)."""
-    from moto.core.responses import ActionResult
-    from moto.glue.responses import GlueResponse
-
-    if hasattr(GlueResponse, "batch_stop_job_run"):
-        yield
-        return
-
-    def batch_stop_job_run(self: Any) -> Any:
-        job = self.glue_backend.get_job(self._get_param("JobName"))
-        stopped = []
-        for run_id in self._get_param("JobRunIds"):
-            run = job.get_job_run(run_id)
-            run._status = "STOPPED"
-            run._transitions = []  # stays STOPPED however often it is read
-            stopped.append({"JobName": job.name, "JobRunId": run_id})
-        return ActionResult({"SuccessfulSubmissions": stopped, "Errors": []})
-
-    GlueResponse.batch_stop_job_run = batch_stop_job_run  # type: ignore[attr-defined]
-    yield
-    del GlueResponse.batch_stop_job_run  # type: ignore[attr-defined]

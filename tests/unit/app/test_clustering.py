@@ -176,7 +176,6 @@ def test_oversized_body_wrong_method_and_no_model(aws: Aws, make_settings: Any) 
     assert missing["statusCode"] == 404 and "no trained model" in answer(missing)["error"]
 
 
-
 def test_newest_run_is_read_once_per_ttl(
     aws: Aws, make_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

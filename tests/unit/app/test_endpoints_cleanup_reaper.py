@@ -23,7 +23,7 @@ MODEL_URI = "s3://bucket/runs/r/models/job/output/model.tar.gz"
 def deploy(aws: Aws, settings: Any, run_id: str, algorithm: str = "pca") -> dict[str, Any]:
     run = run_context(aws, run_id, RunParameters.resolve(None, settings))
     event = {"run_id": run_id, "algorithm": algorithm, "run": run, "model_uri": MODEL_URI}
-    return pipeline.deploy_endpoint(aws.sagemaker, event, settings)
+    return pipeline.deploy_endpoint(aws.s3, aws.sagemaker, event, settings)
 
 
 def test_deploy_sends_model_config_endpoint_with_tags(aws: Aws, make_settings: Any) -> None:

@@ -74,7 +74,8 @@ def translated() -> dict[str, Any]:
 
 
 def statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(role, statement) for every inline IAM statement, through Fn::If branches too."""
+    """(role or policy, statement) for every IAM statement of the stack's roles and its own managed
+    policies, through Fn::If branches too."""
 
     def documents(policy: Any) -> Iterator[dict[str, Any]]:
         if isinstance(policy, dict) and "Fn::If" in policy:
@@ -84,6 +85,9 @@ def statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             yield policy["PolicyDocument"]
 
     for name, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                yield name, statement
         if resource["Type"] != "AWS::IAM::Role":
             continue
         for policy in resource["Properties"].get("Policies", []):
@@ -168,10 +172,18 @@ def test_pass_role_only_to_named_services(translated: dict[str, Any]) -> None:
         )
 
 
-def test_function_roles_use_only_the_documented_managed_policies(translated: dict[str, Any]) -> None:
-    for name, resource in translated["Resources"].items():
+def test_function_roles_use_only_the_documented_managed_policies_and_the_stacks_own(
+    translated: dict[str, Any],
+) -> None:
+    resources = translated["Resources"]
+    own = {name for name, resource in resources.items() if resource["Type"] == "AWS::IAM::ManagedPolicy"}
+    for name, resource in resources.items():
         if resource["Type"] == "AWS::IAM::Role":
-            assert set(resource["Properties"].get("ManagedPolicyArns", [])) <= SAM_MANAGED_POLICIES, name
+            for arn in resource["Properties"].get("ManagedPolicyArns", []):
+                if isinstance(arn, dict):
+                    assert arn.get("Ref") in own, name
+                else:
+                    assert arn in SAM_MANAGED_POLICIES, name
 
 
 def test_bucket_encryption_public_access_tls_and_function_url_auth(translated: dict[str, Any]) -> None:

@@ -43,9 +43,11 @@ def test_create_training_job_request_is_exactly_reference_section_6(aws: Aws, ma
     run = run_context(aws, "run-123", params)
     sent = capture(aws.sagemaker, "CreateTrainingJob")
     pca = pipeline.start_training(
-        aws.sagemaker, {"run_id": "run-123", "algorithm": "pca", "run": run}, settings
+        aws.s3, aws.sagemaker, {"run_id": "run-123", "algorithm": "pca", "run": run}, settings
     )
-    pipeline.start_training(aws.sagemaker, {"run_id": "run-123", "algorithm": "kmeans", "run": run}, settings)
+    pipeline.start_training(
+        aws.s3, aws.sagemaker, {"run_id": "run-123", "algorithm": "kmeans", "run": run}, settings
+    )
 
     assert pca == {
         "kind": "training",
@@ -92,7 +94,7 @@ def test_training_status_reports_the_artifact_then_sagemakers_failure_reason(
     params = RunParameters.resolve(None, settings)
     run = run_context(aws, "run-ok", params)
     job = pipeline.start_training(
-        aws.sagemaker, {"run_id": "run-ok", "algorithm": "pca", "run": run}, settings
+        aws.s3, aws.sagemaker, {"run_id": "run-ok", "algorithm": "pca", "run": run}, settings
     )
     polled = pipeline.check_status(aws.sagemaker, aws.glue, aws.emr, {"job": job, "max_attempts": 5})
     assert polled["done"] is True and polled["attempt"] == 1
@@ -154,9 +156,9 @@ def test_glue_job_run_arguments_and_poll(aws: Aws, make_settings: Any) -> None:
     params = RunParameters.resolve({"projection_engine": "endpoint"}, settings)
     run = run_context(aws, "run-g", params)
     sent = capture(aws.glue, "StartJobRun")
-    prepare = pipeline.start_spark_job(aws.glue, aws.emr, {"mode": "prepare", "run": run}, settings)
+    prepare = pipeline.start_spark_job(aws.s3, aws.glue, aws.emr, {"mode": "prepare", "run": run}, settings)
     pca = {"model_uri": f"s3://{aws.bucket}/runs/run-g/models/x/output/model.tar.gz"}
-    pipeline.start_spark_job(aws.glue, aws.emr, {"mode": "project", "run": run, "pca": pca}, settings)
+    pipeline.start_spark_job(aws.s3, aws.glue, aws.emr, {"mode": "project", "run": run, "pca": pca}, settings)
 
     assert sent[0] == {
         "JobName": "cf-test-spark",
@@ -217,7 +219,7 @@ def test_emr_serverless_job_run_request(aws: Aws, make_settings: Any) -> None:
     params = RunParameters.resolve({"spark_engine": "emr-serverless"}, settings)
     run = run_context(aws, "run-e", params)
     sent = capture(aws.emr, "StartJobRun")
-    job = pipeline.start_spark_job(aws.glue, aws.emr, {"mode": "prepare", "run": run}, settings)
+    job = pipeline.start_spark_job(aws.s3, aws.glue, aws.emr, {"mode": "prepare", "run": run}, settings)
     (request,) = sent
     assert request["applicationId"] == application
     assert request["executionRoleArn"] == "arn:aws:iam::123456789012:role/emr"
