@@ -68,6 +68,13 @@ def up_command(
 @click.option("--endpoint-policy", type=click.Choice(ENDPOINT_POLICIES), default=None)
 @click.option("--projection-engine", type=click.Choice(("artifact", "endpoint")), default=None)
 @click.option("--poll-seconds", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option(
+    "--timeout-seconds",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Give up on the execution after this long; every poll loop may last as long.",
+)
 # moto's canned SageMaker/Glue instead of our engine and Spark: for fast control-flow checks only.
 @click.option("--engines/--no-engines", default=True, hidden=True)
 @click.option("--retry-time-scale", type=click.FloatRange(min=0), default=1.0, hidden=True)
@@ -83,6 +90,7 @@ def run_command(
     endpoint_policy: str | None,
     projection_engine: str | None,
     poll_seconds: int,
+    timeout_seconds: int,
     engines: bool,
     retry_time_scale: float,
 ) -> None:
@@ -103,6 +111,7 @@ def run_command(
         endpoint_policy=endpoint_policy,
         projection_engine=projection_engine,
         poll_seconds=poll_seconds,
+        timeout_s=float(timeout_seconds),
         engines=engines,
         retry_time_scale=retry_time_scale,
     )

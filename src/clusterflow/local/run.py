@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -69,7 +70,7 @@ class RunOptions:
     projection_engine: str | None = None
     poll_seconds: int = 1
     engines: bool = True
-    timeout_s: float = 1800.0
+    timeout_s: float = 3600.0
     template: Path | None = None
     # < 1 compresses the ASL's Retry backoff sleeps (attempts unchanged): fault walks in tests
     retry_time_scale: float = 1.0
@@ -395,6 +396,12 @@ def template_overrides(
     return {name: str(value) for name, value in given.items() if value is not None}
 
 
+def poll_bound(options: RunOptions) -> int:
+    """Poll attempts that let one job run as long as the whole run may: the template's 240 suit its
+    30 s interval on AWS, not a 1 s interval on a million local rows."""
+    return max(1, math.ceil(options.timeout_s / max(options.poll_seconds, 1)))
+
+
 def default_template() -> Path:
     """template.yaml at the repository root (this file is src/clusterflow/local/run.py)."""
     return Path(__file__).resolve().parents[3] / "template.yaml"
@@ -417,6 +424,7 @@ def start_cloud(options: RunOptions) -> Any:
             endpoint_policy=options.endpoint_policy,
             projection_engine=options.projection_engine,
         )
+        | {"MaxPollAttempts": str(poll_bound(options))}
         | options.parameter_overrides,
         log_path=options.out_dir / LOG_FILE,
         retry_time_scale=options.retry_time_scale,
