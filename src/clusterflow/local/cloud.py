@@ -43,6 +43,7 @@ from clusterflow.local.clock import RetryClock
 from clusterflow.local.deployment import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_deployment
 from clusterflow.local.events import EventDelivery
 from clusterflow.local.lambdas import FaultPlan, LambdaRuntime
+from clusterflow.local.s3_streams import StreamedObjects
 from clusterflow.local.service_faults import ServiceFaultInjector
 from clusterflow.local.stops import JobStops
 from clusterflow.local.streams import OutputRouter
@@ -329,9 +330,9 @@ class LocalCloud:
         )
         self.service_faults.install()
         self._seams.append(self.service_faults)
-        stops = JobStops()
-        stops.install()
-        self._seams.append(stops)
+        for moto_gap in (JobStops(), StreamedObjects()):
+            moto_gap.install()
+            self._seams.append(moto_gap)
         self._function_log = self.log_path.open(
             "a", encoding="utf-8", buffering=1
         )  # function prints, as in CloudWatch

@@ -74,14 +74,23 @@ def test_every_task_retries_transient_errors_with_backoff(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [name for name, _, _ in TASKS if name != FAILURE_CLEANUP])
-def test_every_task_failure_reaches_the_failure_cleanup(name: str) -> None:
+def test_every_task_catches_every_error_on_its_way_to_the_failure_cleanup(name: str) -> None:
     state, parallel = next((s, p) for n, s, p in TASKS if n == name)
-    catcher = ASL["States"][parallel] if parallel else state
-    assert "Catch" not in state or not parallel, (
-        "a Task inside a Parallel branch cannot catch to the top level"
-    )
-    last = catcher["Catch"][-1]
-    assert last == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILURE_CLEANUP}
+    last = state["Catch"][-1]
+    assert last["ErrorEquals"] == ["States.ALL"] and last["ResultPath"] == "$.error"
+    if parallel is None:
+        assert last["Next"] == FAILURE_CLEANUP
+        return
+    # A branch cannot leave its Parallel: it fails with the Task's own error, which the Parallel catches.
+    (branch,) = [b["States"] for b in ASL["States"][parallel]["Branches"] if name in b["States"]]
+    fail = dict(branch[last["Next"]])
+    fail.pop("Comment", None)
+    assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert ASL["States"][parallel]["Catch"][-1] == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.error",
+        "Next": FAILURE_CLEANUP,
+    }
 
 
 def test_failure_cleanup_always_ends_in_the_original_error() -> None:
