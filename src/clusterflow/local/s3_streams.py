@@ -4,7 +4,9 @@ moto 5.2.5 keeps an object in a spooled temporary file (on disk past 5 MB), but
 - answers every GetObject by reading the whole object into memory, and a ranged GET slices that copy:
   boto3's `download_file` fetches a large object as 8 MB ranges, ten at a time, so a 1.5 GB training
   file was read whole ~190 times, with up to ten copies in memory at once;
-- completes a multipart upload by joining every part into one bytearray, then a bytes copy of it.
+- completes a multipart upload by joining every part into one bytearray, then a bytes copy of it;
+- answers ListObjectVersions from a deep copy of every version in the bucket, whatever the prefix, and
+  a deep copy of an object copies its bytes: each page of a staging listing copied gigabytes.
 While installed:
 - the body `S3Response.get_object` takes from `FakeKey.value` is an `ObjectBody` for objects above
   `STREAM_ABOVE_BYTES`: it has the object's length, a slice reads just that range (moto's range handling
@@ -12,14 +14,17 @@ While installed:
   chunks. Everything else that reads `.value` still gets bytes;
 - `FakeMultipart.complete` checks the parts as moto does (ETags, minimum part size, checksums) and
   joins them chunk by chunk into a spooled file, a `JoinedParts`, which the `FakeKey.value` setter
-  takes as the new object's buffer.
+  takes as the new object's buffer;
+- `S3Backend.list_object_versions` copies each version as a `listed_view`: its fields (the ETag
+  computed first), an empty buffer of its own, no bytes copied.
 
-API: `StreamedObjects().install()`, `.uninstall()`; `ObjectBody(key)`, `JoinedParts(parts)`.
+API: `StreamedObjects().install()`, `.uninstall()`; `ObjectBody(key)`, `JoinedParts(parts)`, `listed_view`.
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,7 +32,7 @@ from typing import Any
 
 from moto.s3 import models as s3_models
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
-from moto.s3.models import FakeKey, FakeMultipart, MultipartChecksumBuilder
+from moto.s3.models import FakeKey, FakeMultipart, MultipartChecksumBuilder, S3Backend
 from moto.s3.responses import S3Response
 from moto.settings import get_s3_default_key_buffer_size
 from moto.utilities.utils import md5_hash
@@ -35,6 +40,7 @@ from moto.utilities.utils import md5_hash
 STREAM_ABOVE_BYTES = 8 * 2**20
 CHUNK_BYTES = 2**20
 _serving = threading.local()  # set while this thread runs S3Response.get_object
+_listing = threading.local()  # set while this thread runs S3Backend.list_object_versions
 
 
 class ObjectBody:
@@ -107,6 +113,18 @@ def complete_by_parts(multipart: FakeMultipart, body: Iterable[tuple[int, str]])
     return JoinedParts(parts), f"{full_etag.hexdigest()}-{len(parts)}", checksums.build()
 
 
+def listed_view(key: FakeKey, memo: dict[int, Any] | None = None) -> FakeKey:
+    """A version as ListObjectVersions reports it: the key's fields over an empty buffer of its own
+    (the view is garbage collected, and a FakeKey closes its buffer then)."""
+    key.etag  # noqa: B018 - computed from the bytes once, before the view loses them
+    view: FakeKey = object.__new__(type(key))
+    view.__dict__.update(key.__dict__)
+    view._value_buffer = tempfile.SpooledTemporaryFile()  # noqa: SIM115 - closed when the view is
+    view.lock = threading.Lock()
+    view.multipart = None
+    return view
+
+
 class StreamedObjects:
     """Installs the streamed GetObject body and multipart completion against the pinned moto."""
 
@@ -118,6 +136,22 @@ class StreamedObjects:
             return
         get_object = S3Response.get_object
         value = FakeKey.value
+        list_versions = S3Backend.list_object_versions
+
+        def listed_versions(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
+            _listing.active = True
+            try:
+                return list_versions(backend, *args, **kwargs)
+            finally:
+                _listing.active = False
+
+        def deepcopy_key(key: FakeKey, memo: dict[int, Any]) -> FakeKey:
+            if getattr(_listing, "active", False):
+                return listed_view(key)
+            state = copy.deepcopy(key.__getstate__(), memo)  # what deepcopy does without this hook
+            twin: FakeKey = object.__new__(type(key))
+            twin.__setstate__(state)
+            return twin
 
         def streamed_get_object(response: S3Response) -> Any:
             _serving.active = True
@@ -143,12 +177,17 @@ class StreamedObjects:
             (S3Response, "get_object"): get_object,
             (FakeKey, "value"): value,
             (FakeMultipart, "complete"): FakeMultipart.complete,
+            (S3Backend, "list_object_versions"): list_versions,
         }
         S3Response.get_object = streamed_get_object  # type: ignore[method-assign,assignment]
         FakeKey.value = property(body_or_bytes, store)  # type: ignore[method-assign,assignment]
         FakeMultipart.complete = complete_by_parts  # type: ignore[method-assign,assignment]
+        S3Backend.list_object_versions = listed_versions  # type: ignore[method-assign,assignment]
+        FakeKey.__deepcopy__ = deepcopy_key  # type: ignore[attr-defined]
 
     def uninstall(self) -> None:
         for (owner, name), original in self._originals.items():
             setattr(owner, name, original)
+        if self._originals:
+            del FakeKey.__deepcopy__  # type: ignore[attr-defined]
         self._originals = {}

@@ -105,3 +105,30 @@ def test_a_part_below_the_minimum_size_is_refused_as_s3_does(s3: Any) -> None:
         s3.complete_multipart_upload(
             Bucket="cf-reads", Key="small-parts", UploadId=upload, MultipartUpload={"Parts": parts}
         )
+
+
+def test_listing_versions_copies_no_object_bytes_and_leaves_the_objects_readable(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    s3.put_bucket_versioning(Bucket="cf-reads", VersioningConfiguration={"Status": "Enabled"})
+    first, second = os.urandom(STREAM_ABOVE_BYTES + 1), os.urandom(STREAM_ABOVE_BYTES + 2)
+    old = s3.put_object(Bucket="cf-reads", Key="runs/r/staging/a", Body=first)["VersionId"]
+    new = s3.put_object(Bucket="cf-reads", Key="runs/r/staging/a", Body=second)["VersionId"]
+    reads = whole_reads(monkeypatch)
+
+    listed = s3.list_object_versions(Bucket="cf-reads", Prefix="runs/r/staging/")["Versions"]
+    gc.collect()  # the listing's copies are gone: the objects' own buffers must still be open
+
+    assert reads == []
+    assert [(v["VersionId"], v["Size"], v["IsLatest"]) for v in listed] == [
+        (new, len(second), True),
+        (old, len(first), False),
+    ]
+    assert listed[0]["ETag"] == f'"{hashlib.md5(second).hexdigest()}"'
+    assert s3.get_object(Bucket="cf-reads", Key="runs/r/staging/a", VersionId=old)["Body"].read() == first
+    s3.copy_object(
+        Bucket="cf-reads", Key="copy", CopySource={"Bucket": "cf-reads", "Key": "runs/r/staging/a"}
+    )
+    assert s3.get_object(Bucket="cf-reads", Key="copy")["Body"].read() == second
