@@ -85,9 +85,6 @@ class JoinedParts:
                 self.buffer.write(chunk)
         self.length = sum(part.contentsize for part in parts)
 
-    def __len__(self) -> int:
-        return self.length
-
 
 def complete_by_parts(multipart: FakeMultipart, body: Iterable[tuple[int, str]]) -> tuple[Any, str, Any]:
     """`FakeMultipart.complete` of moto 5.2.5, the parts referenced instead of joined in memory."""
@@ -113,7 +110,7 @@ def complete_by_parts(multipart: FakeMultipart, body: Iterable[tuple[int, str]])
     return JoinedParts(parts), f"{full_etag.hexdigest()}-{len(parts)}", checksums.build()
 
 
-def listed_view(key: FakeKey, memo: dict[int, Any] | None = None) -> FakeKey:
+def listed_view(key: FakeKey) -> FakeKey:
     """A version as ListObjectVersions reports it: the key's fields over an empty buffer of its own
     (the view is garbage collected, and a FakeKey closes its buffer then)."""
     key.etag  # noqa: B018 - computed from the bytes once, before the view loses them
@@ -126,7 +123,8 @@ def listed_view(key: FakeKey, memo: dict[int, Any] | None = None) -> FakeKey:
 
 
 class StreamedObjects:
-    """Installs the streamed GetObject body and multipart completion against the pinned moto."""
+    """Installs the streamed GetObject body, multipart completion and version listing against the pinned
+    moto."""
 
     def __init__(self) -> None:
         self._originals: dict[tuple[type, str], Any] = {}
